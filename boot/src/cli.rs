@@ -1,0 +1,207 @@
+//! The runner's command line: `cargo run -- [OPTIONS]`.
+
+use crate::image::Firmware;
+use crate::qemu::{Accel, MachineConfig};
+use lexopt::prelude::*;
+use std::ffi::OsString;
+use std::fmt;
+use std::time::Duration;
+
+/// The help text, printed by `--help` and after every usage error.
+pub const USAGE: &str = "\
+Usage: cargo run [--release] -- [OPTIONS]
+
+Builds the kernel, makes a disk image and boots it in QEMU. Exits 0 when the kernel shuts
+down cleanly, 1 when it reports a failure, crashes or times out, 2 on a usage error.
+
+Options:
+      --uefi              boot with UEFI firmware (OVMF) instead of BIOS
+      --gdb               start halted, with a GDB stub on localhost:1234 (no timeout)
+      --smp N             number of CPUs, 1 to 64 (default 1)
+      --mem SIZE          guest memory: a number of MiB, or with a suffix M or G,
+                          from 64M to 64G (default 1G)
+      --timeout SECONDS   stop QEMU after SECONDS; 0 waits forever (default 120)
+      --accel tcg|kvm     QEMU accelerator (default tcg)
+  -h, --help              print this help";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Boot the kernel with this machine.
+    Run(MachineConfig),
+    /// Print the help.
+    Help,
+}
+
+/// A command line that cannot be obeyed; the message names the culprit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+impl From<lexopt::Error> for UsageError {
+    fn from(error: lexopt::Error) -> Self {
+        Self(error.to_string())
+    }
+}
+
+const MIN_MEMORY_MIB: u64 = 64;
+const MAX_MEMORY_MIB: u64 = 64 * 1024;
+const MAX_CPUS: u32 = 64;
+
+/// Parses the runner's arguments (without the program name).
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageError> {
+    let mut config = MachineConfig::default();
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("uefi") => config.firmware = Firmware::Uefi,
+            Long("gdb") => config.gdb = true,
+            Long("smp") => config.cpus = parse_cpus(&text(&mut parser, "--smp")?)?,
+            Long("mem") => config.memory_mib = parse_memory(&text(&mut parser, "--mem")?)?,
+            Long("timeout") => config.timeout = parse_timeout(&text(&mut parser, "--timeout")?)?,
+            Long("accel") => config.accel = parse_accel(&text(&mut parser, "--accel")?)?,
+            Short('h') | Long("help") => return Ok(Request::Help),
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    if config.gdb {
+        config.timeout = None;
+    }
+    Ok(Request::Run(config))
+}
+
+fn text(parser: &mut lexopt::Parser, option: &str) -> Result<String, UsageError> {
+    let value = parser.value()?;
+    value
+        .into_string()
+        .map_err(|_| UsageError(format!("the value of {option} is not valid UTF-8")))
+}
+
+fn parse_cpus(value: &str) -> Result<u32, UsageError> {
+    match value.parse::<u32>() {
+        Ok(n) if (1..=MAX_CPUS).contains(&n) => Ok(n),
+        _ => Err(UsageError(format!("--smp takes a CPU count from 1 to {MAX_CPUS}, not `{value}`"))),
+    }
+}
+
+fn parse_memory(value: &str) -> Result<u64, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "--mem takes a size from {MIN_MEMORY_MIB}M to {}G (e.g. 512M or 2G), not `{value}`",
+            MAX_MEMORY_MIB / 1024
+        ))
+    };
+    let (digits, scale) = match value.as_bytes().last() {
+        Some(b'M' | b'm') => (&value[..value.len() - 1], 1),
+        Some(b'G' | b'g') => (&value[..value.len() - 1], 1024),
+        _ => (value, 1),
+    };
+    let mib = digits.parse::<u64>().ok().and_then(|n| n.checked_mul(scale)).ok_or_else(bad)?;
+    if (MIN_MEMORY_MIB..=MAX_MEMORY_MIB).contains(&mib) {
+        Ok(mib)
+    } else {
+        Err(bad())
+    }
+}
+
+fn parse_timeout(value: &str) -> Result<Option<Duration>, UsageError> {
+    match value.parse::<u64>() {
+        Ok(0) => Ok(None),
+        Ok(seconds) => Ok(Some(Duration::from_secs(seconds))),
+        Err(_) => Err(UsageError(format!(
+            "--timeout takes a whole number of seconds (0 for none), not `{value}`"
+        ))),
+    }
+}
+
+fn parse_accel(value: &str) -> Result<Accel, UsageError> {
+    match value {
+        "tcg" => Ok(Accel::Tcg),
+        "kvm" => Ok(Accel::Kvm),
+        _ => Err(UsageError(format!("--accel takes `tcg` or `kvm`, not `{value}`"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<MachineConfig, UsageError> {
+        match parse(args.iter().map(OsString::from))? {
+            Request::Run(config) => Ok(config),
+            Request::Help => panic!("unexpected help request"),
+        }
+    }
+
+    fn error(args: &[&str]) -> String {
+        run(args).expect_err("a usage error").0
+    }
+
+    #[test]
+    fn no_arguments_give_the_default_machine() {
+        assert_eq!(run(&[]).unwrap(), MachineConfig::default());
+    }
+
+    #[test]
+    fn every_option_is_applied() {
+        let config =
+            run(&["--uefi", "--smp", "4", "--mem=2G", "--timeout", "30", "--accel", "kvm"]).unwrap();
+        assert_eq!(config.firmware, Firmware::Uefi);
+        assert_eq!(config.cpus, 4);
+        assert_eq!(config.memory_mib, 2048);
+        assert_eq!(config.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(config.accel, Accel::Kvm);
+    }
+
+    #[test]
+    fn gdb_disables_the_timeout() {
+        let config = run(&["--gdb", "--timeout", "5"]).unwrap();
+        assert!(config.gdb);
+        assert_eq!(config.timeout, None);
+    }
+
+    #[test]
+    fn memory_sizes_accept_suffixes_and_bounds() {
+        assert_eq!(parse_memory("512").unwrap(), 512);
+        assert_eq!(parse_memory("512M").unwrap(), 512);
+        assert_eq!(parse_memory("1g").unwrap(), 1024);
+        assert_eq!(parse_memory("64M").unwrap(), 64);
+        for bad in ["", "M", "63M", "65G", "1T", "-1G", "1.5G", "99999999999999999999G"] {
+            assert!(parse_memory(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        assert!(error(&["--smp", "0"]).contains("`0`"));
+        assert!(error(&["--smp", "65"]).contains("--smp"));
+        assert!(error(&["--accel", "hvf"]).contains("`hvf`"));
+        assert!(error(&["--timeout", "soon"]).contains("--timeout"));
+        assert!(error(&["--mem", "lots"]).contains("--mem"));
+    }
+
+    #[test]
+    fn unknown_options_and_missing_values_are_errors() {
+        assert!(error(&["--bogus"]).contains("--bogus"));
+        assert!(error(&["extra"]).contains("extra"));
+        assert!(error(&["--smp"]).contains("--smp"));
+    }
+
+    #[test]
+    fn timeout_zero_waits_forever() {
+        assert_eq!(run(&["--timeout", "0"]).unwrap().timeout, None);
+    }
+
+    #[test]
+    fn help_is_recognised() {
+        assert_eq!(parse([OsString::from("--help")]).unwrap(), Request::Help);
+        assert_eq!(parse([OsString::from("-h")]).unwrap(), Request::Help);
+    }
+}

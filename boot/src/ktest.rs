@@ -1,0 +1,177 @@
+//! Running one test kernel and judging it from its console lines.
+//!
+//! The kernel side (`kernel::testing`) prints `running N tests` and one `test NAME ... ok` line
+//! per passing test, then ends QEMU with the success status. Anything else (a `FAILED` line, a
+//! panic, a reset, a timeout, fewer results than announced) fails the test kernel.
+
+use crate::build::KernelElf;
+use crate::image::{self, ImageError};
+use crate::qemu::{self, MachineConfig, Outcome, QemuError};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// What one test kernel did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Report {
+    /// The count from the kernel's `running N tests` line.
+    pub announced: Option<usize>,
+    /// Tests that printed `ok`.
+    pub passed: Vec<String>,
+    /// Tests that printed `FAILED`, or were running when the kernel stopped.
+    pub failed: Vec<String>,
+    /// The test whose line is open (started, no result yet).
+    running: Option<String>,
+}
+
+impl Report {
+    /// Takes one console line into account.
+    pub fn observe(&mut self, line: &str) {
+        if let Some(count) = line.strip_prefix("running ").and_then(|r| r.strip_suffix(" tests")) {
+            self.announced = count.parse().ok();
+        } else if let Some(rest) = line.strip_prefix("test ") {
+            let (name, result) = rest.split_once(" ...").unwrap_or((rest, ""));
+            match result.trim() {
+                "ok" => self.passed.push(name.to_string()),
+                "" => self.running = Some(name.to_string()),
+                _ => self.failed.push(name.to_string()),
+            }
+        }
+    }
+
+    /// Closes the report once the kernel has stopped: a test left open counts as failed.
+    pub fn finish(&mut self) {
+        if let Some(name) = self.running.take() {
+            if !self.passed.contains(&name) && !self.failed.contains(&name) {
+                self.failed.push(name);
+            }
+        }
+    }
+
+    /// Whether every announced test passed.
+    pub fn all_passed(&self) -> bool {
+        self.failed.is_empty() && self.announced == Some(self.passed.len())
+    }
+
+    /// Tests announced but never reported.
+    pub fn not_run(&self) -> usize {
+        self.announced.unwrap_or(0).saturating_sub(self.passed.len() + self.failed.len())
+    }
+}
+
+/// The verdict on one test kernel.
+#[derive(Debug)]
+pub struct Verdict {
+    /// The per-test results.
+    pub report: Report,
+    /// How QEMU ended.
+    pub outcome: Outcome,
+    /// Wall-clock time of the QEMU run.
+    pub elapsed: Duration,
+}
+
+impl Verdict {
+    /// Whether the test kernel passed: all tests ok and a clean shutdown.
+    pub fn passed(&self) -> bool {
+        self.outcome == Outcome::Success && self.report.all_passed()
+    }
+}
+
+impl fmt::Display for Verdict {
+    /// The libtest summary line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let result = if self.passed() { "ok" } else { "FAILED" };
+        write!(
+            f,
+            "test result: {result}. {} passed; {} failed; {} ignored; 0 measured; 0 filtered out; finished in {:.2}s",
+            self.report.passed.len(),
+            self.report.failed.len(),
+            self.report.not_run(),
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// A test kernel that could not be run at all.
+#[derive(Debug)]
+pub enum RunError {
+    /// No disk image.
+    Image(ImageError),
+    /// No QEMU.
+    Qemu(QemuError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Image(e) => e.fmt(f),
+            Self::Qemu(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+/// Boots `kernel` on `machine`, echoing its console, and judges the result.
+pub fn run(kernel: &KernelElf, machine: &MachineConfig) -> Result<Verdict, RunError> {
+    let image = image::disk_image(&kernel.path, machine.firmware).map_err(RunError::Image)?;
+    let command = qemu::command(&image, machine).map_err(RunError::Qemu)?;
+    let mut report = Report::default();
+    let start = Instant::now();
+    let outcome = qemu::run(command, machine.timeout, |line| {
+        println!("{line}");
+        report.observe(line);
+    })
+    .map_err(RunError::Qemu)?;
+    report.finish();
+    Ok(Verdict { report, outcome, elapsed: start.elapsed() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(lines: &[&str]) -> Report {
+        let mut report = Report::default();
+        lines.iter().for_each(|line| report.observe(line));
+        report.finish();
+        report
+    }
+
+    #[test]
+    fn a_clean_run_passes() {
+        let r = report(&["[INFO ] boot", "running 2 tests", "test a ... ok", "test b::c ... ok"]);
+        assert_eq!(r.passed, ["a", "b::c"]);
+        assert!(r.all_passed());
+    }
+
+    #[test]
+    fn a_failed_line_fails() {
+        let r = report(&["running 2 tests", "test a ... ok", "test b ... FAILED", "[PANIC] x"]);
+        assert_eq!(r.failed, ["b"]);
+        assert!(!r.all_passed());
+    }
+
+    #[test]
+    fn a_test_cut_off_fails_and_the_rest_did_not_run() {
+        let r = report(&["running 3 tests", "test a ... ok", "test b ... "]);
+        assert_eq!(r.failed, ["b"]);
+        assert_eq!(r.not_run(), 1);
+        assert!(!r.all_passed());
+    }
+
+    #[test]
+    fn missing_results_fail() {
+        assert!(!report(&["running 2 tests", "test a ... ok"]).all_passed());
+        assert!(!report(&["test a ... ok"]).all_passed());
+    }
+
+    #[test]
+    fn a_verdict_needs_a_clean_shutdown() {
+        let clean = report(&["running 1 tests", "test a ... ok"]);
+        let verdict = |outcome| Verdict { report: clean.clone(), outcome, elapsed: Duration::ZERO };
+        assert!(verdict(Outcome::Success).passed());
+        assert!(!verdict(Outcome::Reset).passed());
+        assert!(!verdict(Outcome::TimedOut(Duration::from_secs(1))).passed());
+        assert!(verdict(Outcome::Success).to_string().starts_with("test result: ok. 1 passed; 0 failed"));
+    }
+}

@@ -1,0 +1,21 @@
+//! Host side of the project: builds kernel images, turns them into bootable disk images and
+//! runs them in QEMU, for `cargo run` (the `boot` binary) and for `cargo test` (the `kernels`
+//! test, which boots every test kernel).
+
+#![warn(missing_docs)]
+
+pub mod build;
+pub mod cli;
+pub mod image;
+pub mod ktest;
+pub mod qemu;
+
+use std::path::PathBuf;
+
+/// The workspace root (the directory holding the top-level `Cargo.toml`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("boot/ lies inside the workspace")
+        .to_path_buf()
+}

@@ -1,0 +1,45 @@
+//! `cargo run`: build the kernel, make a disk image, boot it in QEMU.
+
+use boot::build::{self, KernelProfile};
+use boot::cli::{self, Request, USAGE};
+use boot::qemu::{self, MachineConfig, Outcome, GDB_PORT};
+use boot::image;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let config = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Request::Run(config)) => config,
+        Ok(Request::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => {
+            eprintln!("error: {error}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match boot_kernel(&config) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(outcome) => {
+            eprintln!("error: {outcome}");
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn boot_kernel(config: &MachineConfig) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let kernel = build::build_kernel(KernelProfile::for_this_build())?;
+    let image = image::disk_image(&kernel.path, config.firmware)?;
+    let command = qemu::command(&image, config)?;
+    if config.gdb {
+        eprintln!(
+            "QEMU waits for a debugger: gdb {} -ex 'target remote localhost:{GDB_PORT}'",
+            kernel.path.display()
+        );
+    }
+    Ok(qemu::run(command, config.timeout, |line| println!("{line}"))?)
+}

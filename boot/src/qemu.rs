@@ -1,0 +1,253 @@
+//! Running a disk image in QEMU: the command line, the serial console, the timeout and the
+//! meaning of QEMU's exit status.
+
+use crate::image::Firmware;
+use std::fmt;
+use std::io::{BufRead, BufReader, ErrorKind};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const QEMU: &str = "qemu-system-x86_64";
+const OVMF_PATHS: [&str; 3] =
+    ["/usr/share/ovmf/OVMF.fd", "/usr/share/OVMF/OVMF.fd", "/usr/share/qemu/OVMF.fd"];
+/// Status QEMU exits with when the kernel writes 0x10 to `isa-debug-exit` (success).
+const STATUS_SUCCESS: i32 = 0x21;
+/// Status QEMU exits with when the kernel writes 0x11 to `isa-debug-exit` (failure).
+const STATUS_FAILURE: i32 = 0x23;
+/// Port of the GDB stub started by `--gdb`.
+pub const GDB_PORT: u16 = 1234;
+
+/// QEMU's accelerator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// Dynamic translation; works everywhere.
+    Tcg,
+    /// Hardware virtualisation through `/dev/kvm`.
+    Kvm,
+}
+
+/// How to run the virtual machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineConfig {
+    /// BIOS or UEFI.
+    pub firmware: Firmware,
+    /// Start halted with a GDB stub on [`GDB_PORT`].
+    pub gdb: bool,
+    /// Number of CPUs.
+    pub cpus: u32,
+    /// Guest memory in MiB.
+    pub memory_mib: u64,
+    /// Accelerator.
+    pub accel: Accel,
+    /// Stop the machine after this long; `None` waits forever.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        Self {
+            firmware: Firmware::Bios,
+            gdb: false,
+            cpus: 1,
+            memory_mib: 1024,
+            accel: Accel::Tcg,
+            timeout: Some(Duration::from_secs(120)),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The kernel reported success through `isa-debug-exit`.
+    Success,
+    /// The kernel reported failure (a failed test or a panic).
+    KernelFailure,
+    /// QEMU stopped without a report: a triple fault or a reset (QEMU runs with `-no-reboot`).
+    Reset,
+    /// QEMU itself failed, with this status (or none if killed by a signal).
+    QemuError(Option<i32>),
+    /// The timeout ran out and QEMU was stopped.
+    TimedOut(Duration),
+}
+
+impl Outcome {
+    fn from_status(status: ExitStatus) -> Self {
+        match status.code() {
+            Some(STATUS_SUCCESS) => Self::Success,
+            Some(STATUS_FAILURE) => Self::KernelFailure,
+            Some(0) => Self::Reset,
+            code => Self::QemuError(code),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Success => write!(f, "the kernel shut down cleanly"),
+            Self::KernelFailure => write!(f, "the kernel reported a failure"),
+            Self::Reset => write!(f, "the machine reset without a report (triple fault?)"),
+            Self::QemuError(Some(code)) => write!(f, "QEMU failed with status {code}"),
+            Self::QemuError(None) => write!(f, "QEMU was killed by a signal"),
+            Self::TimedOut(after) => write!(f, "timed out after {} s", after.as_secs()),
+        }
+    }
+}
+
+/// QEMU could not be started.
+#[derive(Debug)]
+pub enum QemuError {
+    /// `qemu-system-x86_64` is not installed.
+    NotInstalled,
+    /// UEFI was asked for and no OVMF firmware file exists.
+    NoUefiFirmware,
+    /// KVM was asked for and `/dev/kvm` cannot be opened.
+    NoKvm(std::io::Error),
+    /// Starting or waiting for the process failed.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for QemuError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotInstalled => write!(
+                f,
+                "`{QEMU}` was not found: install QEMU (Debian/Ubuntu: `apt-get install qemu-system-x86`)"
+            ),
+            Self::NoUefiFirmware => write!(
+                f,
+                "no UEFI firmware found (looked for {}): install OVMF (Debian/Ubuntu: `apt-get install ovmf`) or set OVMF_PATH",
+                OVMF_PATHS.join(", ")
+            ),
+            Self::NoKvm(e) => write!(f, "KVM is not usable (/dev/kvm: {e}); use --accel tcg"),
+            Self::Io(e) => write!(f, "running {QEMU} failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for QemuError {}
+
+fn ovmf() -> Result<PathBuf, QemuError> {
+    let candidates = std::env::var_os("OVMF_PATH").map(PathBuf::from).into_iter();
+    candidates
+        .chain(OVMF_PATHS.iter().map(PathBuf::from))
+        .find(|path| path.is_file())
+        .ok_or(QemuError::NoUefiFirmware)
+}
+
+/// The QEMU command that boots `image` as `config` says.
+pub fn command(image: &Path, config: &MachineConfig) -> Result<Command, QemuError> {
+    let mut qemu = Command::new(QEMU);
+    qemu.arg("-drive").arg(format!("format=raw,file={}", image.display()));
+    qemu.args(["-m", &format!("{}M", config.memory_mib), "-smp", &config.cpus.to_string()]);
+    match config.accel {
+        Accel::Tcg => qemu.args(["-accel", "tcg", "-cpu", "max"]),
+        Accel::Kvm => {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/kvm")
+                .map_err(QemuError::NoKvm)?;
+            qemu.args(["-accel", "kvm", "-cpu", "host"])
+        }
+    };
+    if config.firmware == Firmware::Uefi {
+        qemu.arg("-bios").arg(ovmf()?);
+    }
+    if config.gdb {
+        qemu.args(["-gdb", &format!("tcp::{GDB_PORT}"), "-S"]);
+    }
+    qemu.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    qemu.args(["-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot"]);
+    qemu.stdin(Stdio::null()).stdout(Stdio::piped());
+    Ok(qemu)
+}
+
+/// Runs `qemu`, handing every line of the serial console to `on_line` as it arrives, and
+/// stops it once `timeout` has passed.
+pub fn run(
+    mut qemu: Command,
+    timeout: Option<Duration>,
+    mut on_line: impl FnMut(&str),
+) -> Result<Outcome, QemuError> {
+    let mut child = qemu.spawn().map_err(|e| match e.kind() {
+        ErrorKind::NotFound => QemuError::NotInstalled,
+        _ => QemuError::Io(e),
+    })?;
+    let lines = read_lines(&mut child);
+    let start = Instant::now();
+    let mut timed_out = None;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(QemuError::Io)? {
+            break status;
+        }
+        if let Some(limit) = timeout.filter(|&limit| start.elapsed() >= limit) {
+            timed_out = Some(limit);
+            let _ = child.kill();
+            break child.wait().map_err(QemuError::Io)?;
+        }
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(20)) {
+            on_line(&line);
+        }
+    };
+    // The reader ends when QEMU's stdout closes; everything it read is still delivered.
+    for line in lines {
+        on_line(&line);
+    }
+    Ok(timed_out.map_or_else(|| Outcome::from_status(status), Outcome::TimedOut))
+}
+
+fn read_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).split(b'\n') {
+            let Ok(line) = line else { break };
+            let text = String::from_utf8_lossy(&line);
+            if sender.send(text.trim_end_matches('\r').to_string()).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(config: &MachineConfig) -> Vec<String> {
+        let qemu = command(Path::new("/tmp/k.img"), config).expect("a command");
+        qemu.get_args().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
+    #[test]
+    fn default_command_boots_the_image_with_the_exit_device() {
+        let args = args(&MachineConfig::default()).join(" ");
+        assert!(args.contains("-drive format=raw,file=/tmp/k.img"));
+        assert!(args.contains("-m 1024M -smp 1"));
+        assert!(args.contains("-accel tcg -cpu max"));
+        assert!(args.contains("isa-debug-exit,iobase=0xf4,iosize=0x04"));
+        assert!(args.contains("-no-reboot"));
+        assert!(!args.contains("-gdb"));
+    }
+
+    #[test]
+    fn gdb_waits_for_the_debugger() {
+        let config = MachineConfig { gdb: true, ..MachineConfig::default() };
+        assert!(args(&config).join(" ").contains("-gdb tcp::1234 -S"));
+    }
+
+    #[test]
+    fn exit_statuses_map_to_outcomes() {
+        use std::os::unix::process::ExitStatusExt;
+        let status = |code: i32| ExitStatus::from_raw(code << 8);
+        assert_eq!(Outcome::from_status(status(33)), Outcome::Success);
+        assert_eq!(Outcome::from_status(status(35)), Outcome::KernelFailure);
+        assert_eq!(Outcome::from_status(status(0)), Outcome::Reset);
+        assert_eq!(Outcome::from_status(status(1)), Outcome::QemuError(Some(1)));
+    }
+}

@@ -1,0 +1,173 @@
+//! CPU exception handlers.
+//!
+//! A breakpoint is counted and execution resumes. A page fault is decoded (CR2 and the error
+//! code); if it was raised by a [`probe`](super::probe) routine it is recovered, otherwise it is
+//! a kernel bug and panics with the decoded fault. A double fault runs on its own IST stack and
+//! goes to the installed [double-fault hook](set_double_fault_hook) (the stack-overflow test
+//! uses it) or panics. Every other exception panics with its name and the interrupted frame.
+
+use super::probe;
+use core::fmt;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use x86_64::registers::control::Cr2;
+use x86_64::structures::idt::{InterruptStackFrame, PageFaultErrorCode};
+use x86_64::VirtAddr;
+
+static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
+
+/// Number of breakpoint exceptions handled since boot.
+pub fn breakpoint_count() -> u64 {
+    BREAKPOINTS.load(Ordering::SeqCst)
+}
+
+/// A page fault as the handler decoded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageFault {
+    /// The faulting address (CR2).
+    pub address: VirtAddr,
+    /// The error code the CPU pushed.
+    pub error: PageFaultErrorCode,
+    /// Address of the faulting instruction.
+    pub ip: VirtAddr,
+}
+
+impl PageFault {
+    /// What the access was: `"read"`, `"write"` or `"execute"`.
+    pub fn access(&self) -> &'static str {
+        if self.error.contains(PageFaultErrorCode::INSTRUCTION_FETCH) {
+            "execute"
+        } else if self.error.contains(PageFaultErrorCode::CAUSED_BY_WRITE) {
+            "write"
+        } else {
+            "read"
+        }
+    }
+
+    /// Why it faulted: the page was not present, or present without the needed permission.
+    pub fn reason(&self) -> &'static str {
+        if self.error.contains(PageFaultErrorCode::MALFORMED_TABLE) {
+            "reserved bit set in a page table"
+        } else if self.error.contains(PageFaultErrorCode::PROTECTION_VIOLATION) {
+            "protection violation"
+        } else {
+            "page not present"
+        }
+    }
+}
+
+impl fmt::Display for PageFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mode = if self.error.contains(PageFaultErrorCode::USER_MODE) { "user" } else { "kernel" };
+        write!(
+            f,
+            "{} of {:#x} by {} code at {:#x}: {} (error code {:#x})",
+            self.access(),
+            self.address.as_u64(),
+            mode,
+            self.ip.as_u64(),
+            self.reason(),
+            self.error.bits()
+        )
+    }
+}
+
+/// A function that takes over a double fault: it receives the interrupted frame and the stack
+/// pointer the handler runs on, and never returns.
+pub type DoubleFaultHook = fn(&InterruptStackFrame, VirtAddr) -> !;
+
+static DOUBLE_FAULT_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+/// Installs `hook` to run on the next double fault instead of the panic.
+pub fn set_double_fault_hook(hook: DoubleFaultHook) {
+    DOUBLE_FAULT_HOOK.store(hook as usize, Ordering::SeqCst);
+}
+
+fn double_fault_hook() -> Option<DoubleFaultHook> {
+    match DOUBLE_FAULT_HOOK.load(Ordering::SeqCst) {
+        0 => None,
+        // SAFETY: the only non-zero value ever stored is a `DoubleFaultHook` cast to usize by
+        // `set_double_fault_hook`, and fn pointers round-trip through usize on x86_64.
+        raw => Some(unsafe { core::mem::transmute::<usize, DoubleFaultHook>(raw) }),
+    }
+}
+
+pub(super) extern "x86-interrupt" fn page_fault(
+    mut frame: InterruptStackFrame,
+    error: PageFaultErrorCode,
+) {
+    let fault = PageFault {
+        address: VirtAddr::new_truncate(Cr2::read_raw()),
+        error,
+        ip: frame.instruction_pointer,
+    };
+    if let Some(fixup) = probe::fixup_for(fault.ip) {
+        probe::record_fault(fault);
+        // SAFETY: the fault was raised by a probe instruction; its fixup code is written to be
+        // entered in place of that instruction, with the same stack and registers.
+        unsafe { frame.as_mut().update(|value| value.instruction_pointer = fixup) };
+        return;
+    }
+    panic!("unhandled page fault: {fault}\n{frame:#?}");
+}
+
+pub(super) extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
+    BREAKPOINTS.fetch_add(1, Ordering::SeqCst);
+    log::debug!("breakpoint at {:#x}", frame.instruction_pointer.as_u64());
+}
+
+pub(super) extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, _code: u64) -> ! {
+    let rsp: u64;
+    // SAFETY: reads the stack pointer into a register; no memory is touched.
+    unsafe { core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack)) };
+    if let Some(hook) = double_fault_hook() {
+        hook(&frame, VirtAddr::new(rsp));
+    }
+    panic!("double fault\n{frame:#?}");
+}
+
+pub(super) extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
+    panic!("machine check\n{frame:#?}");
+}
+
+/// Handlers for the exceptions the kernel never expects: each panics with its name.
+macro_rules! fatal {
+    ($($name:ident => $what:literal),* $(,)?) => {$(
+        pub(super) extern "x86-interrupt" fn $name(frame: InterruptStackFrame) {
+            panic!(concat!($what, "\n{:#?}"), frame);
+        }
+    )*};
+}
+
+/// As [`fatal!`], for exceptions that push an error code.
+macro_rules! fatal_with_code {
+    ($($name:ident => $what:literal),* $(,)?) => {$(
+        pub(super) extern "x86-interrupt" fn $name(frame: InterruptStackFrame, code: u64) {
+            panic!(concat!($what, " (error code {:#x})\n{:#?}"), code, frame);
+        }
+    )*};
+}
+
+fatal! {
+    divide_error => "divide error",
+    debug => "debug exception",
+    non_maskable_interrupt => "non-maskable interrupt",
+    overflow => "overflow",
+    bound_range_exceeded => "bound range exceeded",
+    invalid_opcode => "invalid opcode",
+    device_not_available => "device not available",
+    x87_floating_point => "x87 floating-point exception",
+    simd_floating_point => "SIMD floating-point exception",
+    virtualization => "virtualization exception",
+    hv_injection => "hypervisor injection exception",
+}
+
+fatal_with_code! {
+    invalid_tss => "invalid TSS",
+    segment_not_present => "segment not present",
+    stack_segment_fault => "stack-segment fault",
+    general_protection_fault => "general protection fault",
+    alignment_check => "alignment check",
+    cp_protection => "control-protection exception",
+    vmm_communication => "VMM communication exception",
+    security => "security exception",
+}

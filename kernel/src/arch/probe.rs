@@ -1,0 +1,107 @@
+//! Memory accesses that survive a page fault.
+//!
+//! Each probe routine is a few instructions of assembly between the symbols `probe_text_start`
+//! and `probe_text_end`. When one of them faults, the page-fault handler records the fault and
+//! resumes at `probe_fixup`, which returns 1 from the routine instead of 0. The caller then
+//! takes the recorded fault. This is the exception-table technique kernels use for copies from
+//! and to user memory.
+
+use super::exceptions::PageFault;
+use crate::sync::IrqMutex;
+use x86_64::VirtAddr;
+
+core::arch::global_asm!(
+    r#"
+    .pushsection .text.probe, "ax"
+    .p2align 4
+    .global probe_text_start
+probe_text_start:
+
+    // u32 probe_read_u8(u64 address, u8 *out): *out = *address; returns 0.
+    .global probe_read_u8
+probe_read_u8:
+    movzx eax, byte ptr [rdi]
+    mov byte ptr [rsi], al
+    xor eax, eax
+    ret
+
+    // u32 probe_write_u8(u64 address, u8 value): *address = value; returns 0.
+    .global probe_write_u8
+probe_write_u8:
+    mov byte ptr [rdi], sil
+    xor eax, eax
+    ret
+
+    .global probe_text_end
+probe_text_end:
+
+    // Entered instead of a faulting probe instruction: the routine returns 1.
+    .global probe_fixup
+probe_fixup:
+    mov eax, 1
+    ret
+    .popsection
+"#
+);
+
+extern "C" {
+    fn probe_read_u8(address: u64, out: *mut u8) -> u32;
+    fn probe_write_u8(address: u64, value: u8) -> u32;
+    static probe_text_start: u8;
+    static probe_text_end: u8;
+    static probe_fixup: u8;
+}
+
+/// The last fault taken by a probe; written by the fault handler, taken by the probe's caller.
+static LAST_FAULT: IrqMutex<Option<PageFault>> = IrqMutex::new(None);
+
+/// If `ip` is a probe instruction, where execution resumes after it faults.
+pub fn fixup_for(ip: VirtAddr) -> Option<VirtAddr> {
+    let start = VirtAddr::from_ptr(&raw const probe_text_start);
+    let end = VirtAddr::from_ptr(&raw const probe_text_end);
+    (start..end)
+        .contains(&ip)
+        .then(|| VirtAddr::from_ptr(&raw const probe_fixup))
+}
+
+/// Records `fault` for the probe that raised it.
+pub(super) fn record_fault(fault: PageFault) {
+    *LAST_FAULT.lock() = Some(fault);
+}
+
+fn take_fault() -> PageFault {
+    LAST_FAULT
+        .lock()
+        .take()
+        .expect("a probe that returned 1 took a page fault, which the handler recorded")
+}
+
+/// Reads one byte at `address`, returning the page fault instead if the read faults.
+///
+/// # Safety
+///
+/// `address` must not be memory-mapped I/O whose reads have side effects.
+pub unsafe fn read_u8(address: VirtAddr) -> Result<u8, PageFault> {
+    let mut value = 0u8;
+    // SAFETY: the routine reads one byte at `address` (the caller vouches for side effects) and
+    // writes one byte to `value`, a live local; a fault is turned into the return value 1.
+    match unsafe { probe_read_u8(address.as_u64(), &mut value) } {
+        0 => Ok(value),
+        _ => Err(take_fault()),
+    }
+}
+
+/// Writes one byte at `address`, returning the page fault instead if the write faults.
+///
+/// # Safety
+///
+/// If `address` is writable, the write happens: it must not break any Rust object or
+/// device, exactly as a raw pointer write.
+pub unsafe fn write_u8(address: VirtAddr, value: u8) -> Result<(), PageFault> {
+    // SAFETY: as for a raw pointer write, vouched for by the caller; a fault is turned into the
+    // return value 1.
+    match unsafe { probe_write_u8(address.as_u64(), value) } {
+        0 => Ok(()),
+        _ => Err(take_fault()),
+    }
+}

@@ -1,0 +1,68 @@
+//! Locks that can be shared with interrupt and exception handlers.
+
+use core::ops::{Deref, DerefMut};
+use x86_64::instructions::interrupts;
+
+/// A spin lock that keeps interrupts disabled while it is held, so that a handler on the same
+/// CPU can never spin on a lock its own interrupted code holds.
+pub struct IrqMutex<T> {
+    inner: spin::Mutex<T>,
+}
+
+/// Guard of an [`IrqMutex`]; restores the interrupt flag when dropped.
+pub struct IrqMutexGuard<'a, T> {
+    guard: Option<spin::MutexGuard<'a, T>>,
+    were_enabled: bool,
+}
+
+impl<T> IrqMutex<T> {
+    /// A new unlocked mutex.
+    pub const fn new(value: T) -> Self {
+        Self { inner: spin::Mutex::new(value) }
+    }
+
+    /// Disables interrupts, then takes the lock.
+    pub fn lock(&self) -> IrqMutexGuard<'_, T> {
+        let were_enabled = interrupts::are_enabled();
+        interrupts::disable();
+        IrqMutexGuard { guard: Some(self.inner.lock()), were_enabled }
+    }
+
+    /// Takes the lock only if it is free; used on paths that must not wait (the panic path).
+    pub fn try_lock(&self) -> Option<IrqMutexGuard<'_, T>> {
+        let were_enabled = interrupts::are_enabled();
+        interrupts::disable();
+        match self.inner.try_lock() {
+            Some(guard) => Some(IrqMutexGuard { guard: Some(guard), were_enabled }),
+            None => {
+                if were_enabled {
+                    interrupts::enable();
+                }
+                None
+            }
+        }
+    }
+}
+
+impl<T> Deref for IrqMutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.guard.as_ref().expect("guard is present until drop")
+    }
+}
+
+impl<T> DerefMut for IrqMutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.guard.as_mut().expect("guard is present until drop")
+    }
+}
+
+impl<T> Drop for IrqMutexGuard<'_, T> {
+    fn drop(&mut self) {
+        // Release the lock before interrupts can come back.
+        self.guard.take();
+        if self.were_enabled {
+            interrupts::enable();
+        }
+    }
+}

@@ -108,7 +108,9 @@ pub fn build_kernel(profile: KernelProfile) -> Result<KernelElf, BuildError> {
 pub fn build_test_kernels(profile: KernelProfile) -> Result<Vec<KernelElf>, BuildError> {
     let mut command = cargo("test", profile);
     command.args(["--tests", "--no-run"]);
-    run(command, true)
+    let mut kernels = run(command, true)?;
+    kernels.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(kernels)
 }
 
 /// Runs `command` and collects the executables cargo reports, keeping test targets only when

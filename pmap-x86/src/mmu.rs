@@ -1,0 +1,104 @@
+//! The MMU operations the pmap needs: invalidating TLB entries and switching page tables.
+//!
+//! [`HardwareMmu`] executes them on the CPU; tests use [`crate::sim::SimMmu`], which records
+//! them.
+
+use vm::Frame;
+use x86_64::instructions::tlb;
+use x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
+use x86_64::registers::model_specific::{Efer, EferFlags};
+use x86_64::structures::paging::PhysFrame;
+use x86_64::{PhysAddr, VirtAddr};
+
+/// Process-context identifiers are 12 bits; 0 belongs to the kernel's own tables.
+pub const PCID_COUNT: u16 = 4096;
+
+/// TLB and page-table-base operations.
+pub trait Mmu {
+    /// Invalidates the translation of `addr` in the current address space.
+    fn invalidate_page(&mut self, addr: u64);
+
+    /// Invalidates every non-global translation of the current address space.
+    fn invalidate_all(&mut self);
+
+    /// Switches to the tables rooted at `root`. With PCIDs, `pcid` tags the space and
+    /// `keep_cached` keeps that tag's cached translations; without, both are ignored (a switch
+    /// always empties the TLB of non-global translations).
+    fn switch_to(&mut self, root: Frame, pcid: u16, keep_cached: bool);
+
+    /// Whether translations are tagged with PCIDs.
+    fn has_pcid(&self) -> bool;
+
+    /// Whether the no-execute bit may be used in page-table entries.
+    fn has_no_execute(&self) -> bool;
+}
+
+/// The real MMU of the CPU this runs on.
+#[derive(Debug)]
+pub struct HardwareMmu {
+    pcid: bool,
+    no_execute: bool,
+}
+
+impl HardwareMmu {
+    /// Takes control of the MMU: turns on PCIDs if the CPU has them and `use_pcid` is set,
+    /// and reads whether EFER.NXE is on.
+    ///
+    /// # Safety
+    ///
+    /// Must run in ring 0, once, with the current CR3 using PCID 0 (true at boot), and the
+    /// returned value must be the only code that switches CR3 from then on.
+    pub unsafe fn new(use_pcid: bool) -> Self {
+        let pcid = use_pcid && cpu_has_pcid();
+        if pcid {
+            // SAFETY: the CPU supports PCIDs and the current PCID is 0, the two conditions for
+            // setting CR4.PCIDE without a #GP.
+            unsafe { Cr4::update(|flags| flags.insert(Cr4Flags::PCID)) };
+        }
+        let no_execute = Efer::read().contains(EferFlags::NO_EXECUTE_ENABLE);
+        Self { pcid, no_execute }
+    }
+}
+
+fn cpu_has_pcid() -> bool {
+    // CPUID leaf 1, ECX bit 17: process-context identifiers.
+    let leaf = core::arch::x86_64::__cpuid(1);
+    leaf.ecx & (1 << 17) != 0
+}
+
+impl Mmu for HardwareMmu {
+    fn invalidate_page(&mut self, addr: u64) {
+        tlb::flush(VirtAddr::new_truncate(addr));
+    }
+
+    fn invalidate_all(&mut self) {
+        // Reloading CR3 (bit 63 clear) drops the current PCID's non-global translations.
+        tlb::flush_all();
+    }
+
+    fn switch_to(&mut self, root: Frame, pcid: u16, keep_cached: bool) {
+        let frame = PhysFrame::containing_address(PhysAddr::new(root.addr()));
+        // SAFETY: `root` is a top-level table built by the pmap, whose kernel half is the
+        // kernel's own, so the code and data in use stay mapped across the switch.
+        unsafe {
+            if self.pcid {
+                let tag = x86_64::instructions::tlb::Pcid::new(pcid).expect("PCIDs are 12 bits");
+                if keep_cached {
+                    Cr3::write_pcid_no_flush(frame, tag);
+                } else {
+                    Cr3::write_pcid(frame, tag);
+                }
+            } else {
+                Cr3::write(frame, Cr3::read().1);
+            }
+        }
+    }
+
+    fn has_pcid(&self) -> bool {
+        self.pcid
+    }
+
+    fn has_no_execute(&self) -> bool {
+        self.no_execute
+    }
+}

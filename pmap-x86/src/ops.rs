@@ -1,0 +1,310 @@
+//! The [`Pmap`] contract implemented on x86_64 page tables.
+
+use crate::entry::{self, WIRED};
+use crate::mmu::Mmu;
+use crate::pmap::X86Pmap;
+use crate::walk::{self, entry_frame, Visit, USER_END};
+use vm::pmap::{
+    FrameAllocator, Pmap, PmapError, SpaceId, TlbFlush, TlbFlushTargets, Translation, Wiring,
+};
+use vm::{Frame, Page, PageRange, Prot};
+use x86_64::structures::paging::page_table::PageTableEntry;
+use x86_64::structures::paging::PageTableFlags as F;
+use x86_64::PhysAddr;
+
+impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
+    /// Applies `visit` to every present leaf of `space` in `range`, frees emptied tables into
+    /// `flush`, and keeps the counters right.
+    fn visit_range(
+        &mut self,
+        space: SpaceId,
+        range: PageRange,
+        flush: &mut TlbFlush,
+        mut visit: impl FnMut(&mut crate::meta::MetaTable, &mut PageTableEntry, u64) -> Visit,
+    ) {
+        let end = range.end().addr().min(USER_END);
+        let start = range.start().addr();
+        if start >= end {
+            return;
+        }
+        let root = self.space(space).root;
+        let mut freed = 0;
+        let cleared = walk::visit_leaves(
+            &self.window,
+            &mut self.meta,
+            root,
+            4,
+            0,
+            (start, end),
+            &mut visit,
+            &mut |table| {
+                freed += 1;
+                flush.release_after(table);
+            },
+        );
+        if cleared > 0 {
+            self.meta.adjust_live(root, -i32::from(cleared));
+        }
+        self.stats.table_frames -= freed;
+    }
+
+    /// Removes the leaf `entry` (mapping `page` of `space`) and records the change.
+    fn clear_leaf(
+        meta: &mut crate::meta::MetaTable,
+        entry: &mut PageTableEntry,
+        space: SpaceId,
+        page: Page,
+        flush: &mut TlbFlush,
+        removed: &mut (u64, u64),
+    ) {
+        meta.remove_mapping(entry_frame(entry), (space, page));
+        removed.0 += 1;
+        if entry.flags().contains(WIRED) {
+            removed.1 += 1;
+        }
+        entry.set_unused();
+        flush.add_page(space, page);
+    }
+
+    fn forget_mappings(&mut self, space: SpaceId, (resident, wired): (u64, u64)) {
+        let s = self.space_mut(space);
+        s.resident -= resident;
+        s.wired -= wired;
+        self.stats.mappings -= resident;
+        self.stats.wired -= wired;
+    }
+
+    /// Lowers (or removes) the leaf of `page` in `space` to `prot`.
+    fn lower_one(&mut self, space: SpaceId, page: Page, prot: Prot, flush: &mut TlbFlush) {
+        if let Some(range) = PageRange::single(page) {
+            let lowered = self.protect(space, range, prot);
+            flush.merge(lowered);
+        }
+    }
+
+    /// Visits the leaf entry of every mapping of `frame`.
+    fn for_each_mapping(&self, frame: Frame, mut f: impl FnMut(&mut PageTableEntry, SpaceId, Page)) {
+        for (space, page) in self.meta.mappings(frame) {
+            let root = self.space(space).root;
+            if let Some((table, index)) = walk::find_leaf(&self.window, root, page.addr()) {
+                // SAFETY: `table` is a P1 table of `space`; no other reference to it is live.
+                f(unsafe { &mut self.window.table(table)[index] }, space, page);
+            }
+        }
+    }
+
+    fn clear_bit(&mut self, frame: Frame, bit: F) -> TlbFlush {
+        let mut flush = TlbFlush::new();
+        self.for_each_mapping(frame, |entry, space, page| {
+            let flags = entry.flags();
+            if flags.contains(bit) {
+                entry.set_flags(flags - bit);
+                flush.add_page(space, page);
+            }
+        });
+        flush
+    }
+}
+
+impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
+    fn create(&mut self) -> Result<SpaceId, PmapError> {
+        self.create_space()
+    }
+
+    fn destroy(&mut self, space: SpaceId) -> TlbFlush {
+        let user = PageRange::new(Page::containing(0), Page::containing(USER_END)).expect("ordered");
+        let mut flush = self.remove(space, user);
+        let root = self.retire_space(space);
+        flush.release_after(root);
+        flush
+    }
+
+    fn enter(
+        &mut self,
+        space: SpaceId,
+        page: Page,
+        frame: Frame,
+        prot: Prot,
+        wiring: Wiring,
+    ) -> Result<TlbFlush, PmapError> {
+        assert!(!prot.is_empty(), "entering a mapping with no rights");
+        if page.addr() >= USER_END {
+            return Err(PmapError::InvalidAddress);
+        }
+        let root = self.space(space).root;
+        let (table, index) = self.leaf_for_enter(root, page.addr())?;
+        // SAFETY: `table` is a P1 table of `space`; no other reference to it is live.
+        let entry = unsafe { &mut self.window.table(table)[index] };
+        let mut flush = TlbFlush::new();
+        let old = entry.flags();
+        let mut new = entry::leaf_flags(prot, wiring, self.mmu.has_no_execute());
+        let (mut resident, mut wired) = (1i64, i64::from(wiring == Wiring::Wired));
+        if old.contains(F::PRESENT) {
+            let old_frame = entry_frame(entry);
+            resident -= 1;
+            wired -= i64::from(old.contains(WIRED));
+            if old_frame == frame {
+                new |= old & (F::ACCESSED | F::DIRTY);
+            } else {
+                self.meta.remove_mapping(old_frame, (space, page));
+                self.meta.add_mapping(frame, (space, page));
+            }
+            if old_frame != frame || new != old {
+                flush.add_page(space, page);
+            }
+        } else {
+            self.meta.add_mapping(frame, (space, page));
+            self.meta.adjust_live(table, 1);
+        }
+        entry.set_addr(PhysAddr::new(frame.addr()), new);
+        let s = self.space_mut(space);
+        s.resident = s.resident.wrapping_add_signed(resident);
+        s.wired = s.wired.wrapping_add_signed(wired);
+        self.stats.mappings = self.stats.mappings.wrapping_add_signed(resident);
+        self.stats.wired = self.stats.wired.wrapping_add_signed(wired);
+        Ok(flush)
+    }
+
+    fn remove(&mut self, space: SpaceId, range: PageRange) -> TlbFlush {
+        let mut flush = TlbFlush::new();
+        let mut removed = (0, 0);
+        let mut pages = TlbFlush::new();
+        self.visit_range(space, range, &mut flush, |meta, entry, addr| {
+            Self::clear_leaf(meta, entry, space, Page::containing(addr), &mut pages, &mut removed);
+            Visit::Cleared
+        });
+        flush.merge(pages);
+        self.forget_mappings(space, removed);
+        flush
+    }
+
+    fn protect(&mut self, space: SpaceId, range: PageRange, prot: Prot) -> TlbFlush {
+        let no_execute = self.mmu.has_no_execute();
+        let mut flush = TlbFlush::new();
+        let mut removed = (0, 0);
+        let mut pages = TlbFlush::new();
+        self.visit_range(space, range, &mut flush, |meta, entry, addr| {
+            let page = Page::containing(addr);
+            match entry::lowered(entry.flags(), prot, no_execute) {
+                None => {
+                    Self::clear_leaf(meta, entry, space, page, &mut pages, &mut removed);
+                    Visit::Cleared
+                }
+                Some(new) => {
+                    if new != entry.flags() {
+                        entry.set_flags(new);
+                        pages.add_page(space, page);
+                    }
+                    Visit::Kept
+                }
+            }
+        });
+        flush.merge(pages);
+        self.forget_mappings(space, removed);
+        flush
+    }
+
+    fn extract(&self, space: SpaceId, addr: u64) -> Option<Translation> {
+        if addr >= USER_END {
+            return None;
+        }
+        let (table, index) = walk::find_leaf(&self.window, self.space(space).root, addr)?;
+        // SAFETY: `table` is a P1 table of `space`, only read here.
+        let entry = unsafe { &self.window.table(table)[index] };
+        let flags = entry.flags();
+        flags.contains(F::PRESENT).then(|| Translation {
+            frame: entry_frame(entry),
+            prot: entry::granted(flags, self.mmu.has_no_execute()),
+            wiring: entry::wiring(flags),
+        })
+    }
+
+    fn page_protect(&mut self, frame: Frame, prot: Prot) -> TlbFlush {
+        let mut flush = TlbFlush::new();
+        for (space, page) in self.meta.mappings(frame) {
+            self.lower_one(space, page, prot, &mut flush);
+        }
+        flush
+    }
+
+    fn referenced(&self, frame: Frame) -> bool {
+        let mut any = false;
+        self.for_each_mapping(frame, |entry, _, _| any |= entry.flags().contains(F::ACCESSED));
+        any
+    }
+
+    fn clear_referenced(&mut self, frame: Frame) -> TlbFlush {
+        self.clear_bit(frame, F::ACCESSED)
+    }
+
+    fn modified(&self, frame: Frame) -> bool {
+        let mut any = false;
+        self.for_each_mapping(frame, |entry, _, _| any |= entry.flags().contains(F::DIRTY));
+        any
+    }
+
+    fn clear_modified(&mut self, frame: Frame) -> TlbFlush {
+        self.clear_bit(frame, F::DIRTY)
+    }
+
+    fn unwire(&mut self, space: SpaceId, range: PageRange) {
+        let mut unwired = 0;
+        let mut flush = TlbFlush::new();
+        self.visit_range(space, range, &mut flush, |_, entry, _| {
+            let flags = entry.flags();
+            if flags.contains(WIRED) {
+                entry.set_flags(flags - WIRED);
+                unwired += 1;
+            }
+            Visit::Kept
+        });
+        debug_assert!(flush.is_empty(), "unwiring frees no table");
+        self.space_mut(space).wired -= unwired;
+        self.stats.wired -= unwired;
+    }
+
+    fn activate(&mut self, space: SpaceId) {
+        if self.active != Some(space) {
+            self.switch_to_space(space);
+        }
+    }
+
+    fn flush(&mut self, flush: TlbFlush) {
+        match flush.targets() {
+            TlbFlushTargets::Nothing => {}
+            TlbFlushTargets::Pages(pages) => {
+                for &(space, page) in pages {
+                    if Some(space) == self.active {
+                        self.mmu.invalidate_page(page.addr());
+                        self.stats.page_invalidations += 1;
+                    } else if let Some(Some(s)) = self.spaces.get_mut(space.0 as usize) {
+                        s.stale = true;
+                    }
+                }
+            }
+            TlbFlushTargets::Everything => {
+                if self.active.is_some() {
+                    self.mmu.invalidate_all();
+                    self.stats.full_invalidations += 1;
+                }
+                let active = self.active;
+                for (id, space) in self.spaces.iter_mut().enumerate() {
+                    if let Some(space) = space.as_mut().filter(|_| Some(SpaceId(id as u32)) != active) {
+                        space.stale = true;
+                    }
+                }
+            }
+        }
+        for frame in flush.into_release() {
+            self.frames.deallocate_frame(frame);
+        }
+    }
+
+    fn zero_page(&mut self, frame: Frame) {
+        self.window.zero(frame);
+    }
+
+    fn copy_page(&mut self, from: Frame, to: Frame) {
+        self.window.copy(from, to);
+    }
+}

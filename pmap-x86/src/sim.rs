@@ -1,0 +1,144 @@
+//! Simulated physical memory and MMU, for host tests and benchmarks.
+//!
+//! [`Arena`] holds a block of page-aligned frames and hands them out; its [`DirectMap`] window
+//! reaches frame `f` at `arena + f`, exactly as a kernel's direct map does. [`SimMmu`] records
+//! what the pmap asked of the MMU instead of doing it.
+
+use crate::mmu::Mmu;
+use crate::window::DirectMap;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use vm::pmap::FrameAllocator;
+use vm::Frame;
+use x86_64::structures::paging::PageTable;
+
+/// Frames of simulated physical memory. Frame 0 is never handed out.
+pub struct Arena {
+    memory: Vec<PageTable>,
+    free: RefCell<Vec<Frame>>,
+}
+
+impl Arena {
+    /// An arena of `frames` frames (frame numbers `0..frames`), all free except frame 0.
+    pub fn new(frames: usize) -> Rc<Self> {
+        let mut memory = Vec::with_capacity(frames);
+        memory.resize_with(frames, PageTable::new);
+        let free = (1..frames as u64).rev().map(|n| Frame::containing(n * 4096)).collect();
+        Rc::new(Self { memory, free: RefCell::new(free) })
+    }
+
+    /// Frames in the arena, frame 0 included.
+    pub fn len(&self) -> usize {
+        self.memory.len()
+    }
+
+    /// Whether the arena has no frame at all.
+    pub fn is_empty(&self) -> bool {
+        self.memory.is_empty()
+    }
+
+    /// Frames currently free.
+    pub fn free_frames(&self) -> usize {
+        self.free.borrow().len()
+    }
+
+    /// A window onto the arena.
+    pub fn window(self: &Rc<Self>) -> DirectMap {
+        // SAFETY: frame `f` of the arena lives at `memory + f.addr()`; the memory is never
+        // moved or freed while the `Rc` that owns it lives, and the pmap holds such an `Rc`
+        // (through `SimFrames`) for as long as it holds the window.
+        unsafe { DirectMap::new(self.memory.as_ptr() as *mut u8) }
+    }
+}
+
+/// A frame allocator handle onto an [`Arena`]; cloning it shares the arena.
+#[derive(Clone)]
+pub struct SimFrames(pub Rc<Arena>);
+
+impl FrameAllocator for SimFrames {
+    fn allocate_frame(&self) -> Option<Frame> {
+        self.0.free.borrow_mut().pop()
+    }
+
+    fn deallocate_frame(&self, frame: Frame) {
+        let mut free = self.0.free.borrow_mut();
+        assert!((1..self.0.len() as u64).contains(&frame.number()), "{frame:?} is not in the arena");
+        debug_assert!(!free.contains(&frame), "{frame:?} freed twice");
+        free.push(frame);
+    }
+}
+
+/// One thing the pmap asked of the simulated MMU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MmuEvent {
+    /// `invlpg` of this address.
+    InvalidatePage(u64),
+    /// A flush of the whole current space.
+    InvalidateAll,
+    /// A switch to this root, PCID and no-flush request.
+    SwitchTo(Frame, u16, bool),
+}
+
+/// An MMU that records requests.
+#[derive(Debug, Default)]
+pub struct SimMmu {
+    /// Whether to claim PCID support.
+    pub pcid: bool,
+    /// Everything asked so far, oldest first.
+    pub events: Vec<MmuEvent>,
+}
+
+impl Mmu for SimMmu {
+    fn invalidate_page(&mut self, addr: u64) {
+        self.events.push(MmuEvent::InvalidatePage(addr));
+    }
+
+    fn invalidate_all(&mut self) {
+        self.events.push(MmuEvent::InvalidateAll);
+    }
+
+    fn switch_to(&mut self, root: Frame, pcid: u16, keep_cached: bool) {
+        self.events.push(MmuEvent::SwitchTo(root, pcid, keep_cached));
+    }
+
+    fn has_pcid(&self) -> bool {
+        self.pcid
+    }
+
+    fn has_no_execute(&self) -> bool {
+        true
+    }
+}
+
+/// Why a simulated access failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimFault {
+    /// No present leaf maps the address.
+    NotPresent,
+    /// The leaf does not allow a write.
+    WriteProtected,
+}
+
+impl<A: FrameAllocator, M: Mmu> crate::X86Pmap<A, M> {
+    /// Performs a user access to `addr` of `space` as the MMU would: fails if the leaf does not
+    /// allow it, otherwise sets the accessed bit (and the dirty bit for a write).
+    pub fn sim_access(&mut self, space: vm::pmap::SpaceId, addr: u64, write: bool) -> Result<(), SimFault> {
+        use x86_64::structures::paging::PageTableFlags as F;
+        let root = self.space(space).root;
+        let (table, index) =
+            crate::walk::find_leaf(&self.window, root, addr).ok_or(SimFault::NotPresent)?;
+        // SAFETY: `table` is a P1 table of `space`; no other reference to it is live.
+        let entry = unsafe { &mut self.window.table(table)[index] };
+        let flags = entry.flags();
+        if !flags.contains(F::PRESENT) {
+            return Err(SimFault::NotPresent);
+        }
+        if write && !flags.contains(F::WRITABLE) {
+            return Err(SimFault::WriteProtected);
+        }
+        let touched = if write { F::ACCESSED | F::DIRTY } else { F::ACCESSED };
+        entry.set_flags(flags | touched);
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! The contract between the machine-independent VM and a machine's page tables.
+//!
+//! # The pmap is a cache
+//!
+//! As in BSD's pmap(9), the physical map is a *cache* of the VM maps: the maps and objects say
+//! what memory a task has, the pmap only says what the MMU currently translates. Every
+//! translation the pmap holds can be dropped and rebuilt by a page fault, **except wired
+//! mappings**, which the VM has promised will not fault; a pmap must keep those until they are
+//! removed or unwired.
+//!
+//! # Who calls what
+//!
+//! | method | called by | may defer |
+//! |---|---|---|
+//! | [`create`](Pmap::create) / [`destroy`](Pmap::destroy) | task creation and teardown | — |
+//! | [`enter`](Pmap::enter) | the fault handler, wiring, `map_now` allocation | the TLB shootdown of a replaced mapping (returned as a [`TlbFlush`]) |
+//! | [`remove`](Pmap::remove) | deallocation, entry replacement, copy-on-write setup | the TLB shootdown and the release of freed table frames |
+//! | [`protect`](Pmap::protect) | `vm_protect`, copy-on-write setup (`needs_copy`) | the TLB shootdown |
+//! | [`page_protect`](Pmap::page_protect) | the object layer: copy-on-write of a shared page, page removal | the TLB shootdown |
+//! | [`extract`](Pmap::extract) | copies to and from user memory, consistency checks, tests | — |
+//! | [`referenced`](Pmap::referenced) / [`modified`](Pmap::modified) and their `clear_` | page-out and statistics | the shootdown after a clear |
+//! | [`unwire`](Pmap::unwire) | `vm_wire` with no access, deallocation of wired memory | — |
+//! | [`activate`](Pmap::activate) | the scheduler, on every switch to a thread of another task | — |
+//! | [`flush`](Pmap::flush) | whoever received a [`TlbFlush`], before relying on the change | — |
+//! | [`zero_page`](Pmap::zero_page) / [`copy_page`](Pmap::copy_page) | zero-fill and copy-on-write faults | — |
+//!
+//! # Protections
+//!
+//! A pmap maps a page with *at most* the rights asked for, except where the hardware cannot
+//! express less: on x86 every present page is readable, so [`Prot::WRITE`] or
+//! [`Prot::EXECUTE`] alone still allow reads ([`Translation::prot`] reports what the hardware
+//! grants). [`Prot::NONE`] means "not mapped". `protect` and `page_protect` only ever *lower*
+//! rights (the new rights are the intersection of old and new); raising them is done by a
+//! fault that calls `enter` again.
+//!
+//! # Failure
+//!
+//! Only `create` and `enter` can fail, and only for lack of a frame for a page table
+//! ([`PmapError::OutOfMemory`]) or for an address the machine cannot map in a user address
+//! space ([`PmapError::InvalidAddress`]). A failed call leaves the pmap as it was: no mapping
+//! changed, no table frame kept.
+//!
+//! # TLB invalidation is a value
+//!
+//! Every change that can leave a stale translation in a TLB returns a [`TlbFlush`], marked
+//! `#[must_use]`. The change is complete only once the flush has been passed to
+//! [`Pmap::flush`]. Frames that must not be reused while a stale translation may still point at
+//! them (page-table frames emptied by the change, data frames the caller is giving up) ride in
+//! the flush and are released to the [`FrameAllocator`] only after the invalidation.
+//!
+//! # Porting
+//!
+//! A port implements [`Pmap`] over its page tables; the kernel lends it frames through
+//! [`FrameAllocator`] and byte access through [`PhysMemory`]. `pmap-x86` is the x86_64 port;
+//! the tests of this crate use a software model.
+
+mod flush;
+
+pub use flush::{TlbFlush, TlbFlushTargets, FLUSH_BATCH};
+
+use crate::addr::{Frame, Page, PageRange};
+use crate::prot::Prot;
+use core::fmt;
+
+/// Identifies one address space of a [`Pmap`]. Handed out by [`Pmap::create`], valid until
+/// [`Pmap::destroy`].
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct SpaceId(pub u32);
+
+/// Whether a mapping is wired (never dropped by the pmap, never faulting).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Wiring {
+    /// An ordinary mapping: the pmap may drop it; a fault rebuilds it.
+    Pageable,
+    /// A wired mapping: kept until removed or unwired.
+    Wired,
+}
+
+/// What [`Pmap::extract`] finds for a virtual address.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Translation {
+    /// The frame the page maps.
+    pub frame: Frame,
+    /// The rights the hardware grants (see "Protections" above).
+    pub prot: Prot,
+    /// Whether the mapping is wired.
+    pub wiring: Wiring,
+}
+
+/// Why a pmap operation failed. A failed operation changed nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PmapError {
+    /// No frame was available for a page table.
+    OutOfMemory,
+    /// The address is outside the user part of an address space on this machine.
+    InvalidAddress,
+}
+
+impl fmt::Display for PmapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OutOfMemory => f.write_str("no memory for a page table"),
+            Self::InvalidAddress => f.write_str("address outside the user address space"),
+        }
+    }
+}
+
+/// The machine-dependent physical map: every address space's page tables, and the reverse
+/// map from frames to the mappings of them.
+///
+/// All methods take `&mut self`: a kernel serialises calls with one lock (the pmap lock, taken
+/// after any VM map or object lock). Space ids passed in must come from [`create`] and not yet
+/// have been destroyed; anything else is a bug in the caller and panics.
+///
+/// [`create`]: Pmap::create
+pub trait Pmap {
+    /// A new, empty user address space (the kernel half, where the machine has one, is shared
+    /// by every space).
+    ///
+    /// # Errors
+    ///
+    /// [`PmapError::OutOfMemory`] when no frame is left for the top-level table.
+    fn create(&mut self) -> Result<SpaceId, PmapError>;
+
+    /// Removes every mapping of `space` and releases its tables; `space` must not be active.
+    fn destroy(&mut self, space: SpaceId) -> TlbFlush;
+
+    /// Maps `page` to `frame` with `prot` (which must not be [`Prot::NONE`]), replacing any
+    /// existing mapping of `page`.
+    ///
+    /// # Errors
+    ///
+    /// [`PmapError::OutOfMemory`] when a page table is needed and no frame is left;
+    /// [`PmapError::InvalidAddress`] when `page` is not a user address. Nothing changes.
+    fn enter(
+        &mut self,
+        space: SpaceId,
+        page: Page,
+        frame: Frame,
+        prot: Prot,
+        wiring: Wiring,
+    ) -> Result<TlbFlush, PmapError>;
+
+    /// Removes every mapping in `range` (holes are fine), wired or not. Page tables left empty
+    /// are freed once the returned flush is applied.
+    fn remove(&mut self, space: SpaceId, range: PageRange) -> TlbFlush;
+
+    /// Lowers the rights of every mapping in `range` to their intersection with `prot`;
+    /// mappings left with [`Prot::NONE`] are removed.
+    fn protect(&mut self, space: SpaceId, range: PageRange, prot: Prot) -> TlbFlush;
+
+    /// The translation of the page holding `addr`, if mapped.
+    fn extract(&self, space: SpaceId, addr: u64) -> Option<Translation>;
+
+    /// Lowers the rights of every mapping of `frame`, in every space, to their intersection
+    /// with `prot`; [`Prot::NONE`] removes them all.
+    fn page_protect(&mut self, frame: Frame, prot: Prot) -> TlbFlush;
+
+    /// Whether any mapping of `frame` has been accessed since the last clear.
+    fn referenced(&self, frame: Frame) -> bool;
+
+    /// Clears the referenced state of every mapping of `frame`.
+    fn clear_referenced(&mut self, frame: Frame) -> TlbFlush;
+
+    /// Whether any mapping of `frame` has been written since the last clear.
+    fn modified(&self, frame: Frame) -> bool;
+
+    /// Clears the modified state of every mapping of `frame`.
+    fn clear_modified(&mut self, frame: Frame) -> TlbFlush;
+
+    /// Makes every wired mapping in `range` pageable.
+    fn unwire(&mut self, space: SpaceId, range: PageRange);
+
+    /// Makes `space` the address space the CPU translates user addresses with.
+    fn activate(&mut self, space: SpaceId);
+
+    /// Performs the invalidations in `flush`, then releases the frames it carries.
+    fn flush(&mut self, flush: TlbFlush);
+
+    /// Fills `frame` with zeroes.
+    fn zero_page(&mut self, frame: Frame);
+
+    /// Copies the contents of `from` into `to`.
+    fn copy_page(&mut self, from: Frame, to: Frame);
+}
+
+/// The kernel's supply of physical frames. Implementations lock internally, so the pmap and
+/// the VM layer can share one.
+pub trait FrameAllocator {
+    /// A free frame (contents undefined), or `None` when memory is exhausted.
+    fn allocate_frame(&self) -> Option<Frame>;
+
+    /// Returns a frame obtained from [`allocate_frame`](FrameAllocator::allocate_frame).
+    fn deallocate_frame(&self, frame: Frame);
+}
+
+impl<A: FrameAllocator + ?Sized> FrameAllocator for &A {
+    fn allocate_frame(&self) -> Option<Frame> {
+        (**self).allocate_frame()
+    }
+
+    fn deallocate_frame(&self, frame: Frame) {
+        (**self).deallocate_frame(frame)
+    }
+}
+
+/// Byte access to physical frames, for the VM layer's copies.
+///
+/// Frames passed in must be allocated from the kernel's [`FrameAllocator`] and owned by the
+/// caller; offsets and lengths stay inside the frame (an access past its end panics).
+pub trait PhysMemory {
+    /// Copies `out.len()` bytes from `frame` at `offset` into `out`.
+    fn read(&self, frame: Frame, offset: usize, out: &mut [u8]);
+
+    /// Copies `data` into `frame` at `offset`.
+    fn write(&self, frame: Frame, offset: usize, data: &[u8]);
+}

@@ -7,7 +7,8 @@
 //! 1. the serial console and the `log` facade ([`console`]);
 //! 2. the GDT with its TSS and the IDT with a handler for every CPU exception ([`arch`]);
 //! 3. physical memory: the frame allocator over the boot memory map and the kernel heap
-//!    ([`memory`]).
+//!    ([`memory`]);
+//! 4. the physical map over the boot page table's kernel half ([`pmap`]).
 
 #![no_std]
 #![feature(abi_x86_interrupt)]
@@ -21,6 +22,7 @@ pub mod boot;
 pub mod console;
 pub mod memory;
 pub mod panic;
+pub mod pmap;
 pub mod qemu;
 pub mod sync;
 pub mod testing;
@@ -39,4 +41,5 @@ pub fn init(boot_info: &'static mut BootInfo) {
     console::init();
     arch::init();
     memory::init(boot_info);
+    pmap::init();
 }

@@ -1,9 +1,10 @@
-//! Host benchmarks of the x86_64 pmap on simulated memory: enter, remove and protect (cost per
-//! page) and extract, at 1, 512 and 262 144 pages.
+//! Host benchmarks of the x86_64 pmap on simulated memory: enter, remove, protect and extract
+//! (translation), per page, at 1, 512 and 262 144 pages. The space is active, so removals and
+//! protections pay for their (simulated) invalidations.
 //!
 //! Run with `cargo bench -p pmap-x86`.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use pmap_x86::sim::{Arena, SimFrames, SimMmu};
 use pmap_x86::X86Pmap;
 use std::hint::black_box;
@@ -23,6 +24,7 @@ fn setup() -> (SimPmap, SpaceId) {
     let kernel_root = vm::pmap::FrameAllocator::allocate_frame(&frames).unwrap();
     let mut pmap = X86Pmap::new(arena.window(), frames, SimMmu::default(), kernel_root, 1 << 20);
     let space = pmap.create().unwrap();
+    pmap.activate(space);
     (pmap, space)
 }
 
@@ -38,40 +40,48 @@ fn fill(pmap: &mut SimPmap, space: SpaceId, pages: u64) {
     }
 }
 
-fn enter_remove(c: &mut Criterion) {
-    let mut group = c.benchmark_group("enter+remove");
+/// Benchmarks `routine` on a fresh pmap prepared by `prepare`, per page, at every size.
+fn per_page(
+    c: &mut Criterion,
+    name: &str,
+    prepare: fn(&mut SimPmap, SpaceId, u64),
+    routine: fn(&mut SimPmap, SpaceId, u64),
+) {
+    let mut group = c.benchmark_group(name);
     for pages in SIZES {
         group.throughput(Throughput::Elements(pages));
         group.bench_with_input(BenchmarkId::from_parameter(pages), &pages, |b, &pages| {
-            let (mut pmap, space) = setup();
-            b.iter(|| {
-                fill(&mut pmap, space, pages);
-                let flush = pmap.remove(space, range(pages));
-                pmap.flush(flush);
-            });
+            b.iter_batched_ref(
+                || {
+                    let (mut pmap, space) = setup();
+                    prepare(&mut pmap, space, pages);
+                    (pmap, space)
+                },
+                |(pmap, space)| routine(pmap, *space, pages),
+                BatchSize::LargeInput,
+            );
         });
     }
     group.finish();
 }
 
+fn enter(c: &mut Criterion) {
+    per_page(c, "enter", |_, _, _| {}, fill);
+}
+
+fn remove(c: &mut Criterion) {
+    per_page(c, "remove", fill, |pmap, space, pages| {
+        let flush = pmap.remove(space, range(pages));
+        pmap.flush(flush);
+    });
+}
+
 fn protect(c: &mut Criterion) {
-    let mut group = c.benchmark_group("protect");
-    for pages in SIZES {
-        group.throughput(Throughput::Elements(pages));
-        group.bench_with_input(BenchmarkId::from_parameter(pages), &pages, |b, &pages| {
-            let (mut pmap, space) = setup();
-            fill(&mut pmap, space, pages);
-            b.iter(|| {
-                // Lower to read-only, then re-enter writable is what a fault does; here the
-                // protect alone is measured by alternating with a no-op lowering.
-                let flush = pmap.protect(space, range(pages), Prot::READ);
-                pmap.flush(flush);
-                let flush = pmap.protect(space, range(pages), Prot::ALL);
-                pmap.flush(flush);
-            });
-        });
-    }
-    group.finish();
+    // Every page starts writable, so every page is really lowered.
+    per_page(c, "protect", fill, |pmap, space, pages| {
+        let flush = pmap.protect(space, range(pages), Prot::READ);
+        pmap.flush(flush);
+    });
 }
 
 fn extract(c: &mut Criterion) {
@@ -91,5 +101,5 @@ fn extract(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, enter_remove, protect, extract);
+criterion_group!(benches, enter, remove, protect, extract);
 criterion_main!(benches);

@@ -107,7 +107,33 @@ pub(super) extern "x86-interrupt" fn page_fault(
         unsafe { frame.as_mut().update(|value| value.instruction_pointer = fixup) };
         return;
     }
+    if is_fetch_by_call_probe(&frame, &fault) {
+        probe::record_fault(fault);
+        // SAFETY: `probe_call` called the faulting address; popping the return address it
+        // pushed and resuming at the fixup is exactly a return from the call with result 1.
+        unsafe {
+            frame.as_mut().update(|value| {
+                value.instruction_pointer = probe::fixup();
+                value.stack_pointer += 8u64;
+            })
+        };
+        return;
+    }
     panic!("unhandled page fault: {fault}\n{frame:#?}");
+}
+
+/// Whether `fault` is a failed fetch of the target of `probe::call`: a kernel-mode fetch at
+/// the interrupted instruction pointer, with the probe's return address on top of the stack.
+fn is_fetch_by_call_probe(frame: &InterruptStackFrame, fault: &PageFault) -> bool {
+    let fetch = PageFaultErrorCode::INSTRUCTION_FETCH;
+    if !fault.error.contains(fetch) || fault.error.contains(PageFaultErrorCode::USER_MODE) || fault.address != fault.ip {
+        return false;
+    }
+    // SAFETY: the fault came from kernel mode, so the interrupted stack pointer is a kernel
+    // stack, and a fetch fault at the first instruction of a call target leaves the pushed
+    // return address at its top.
+    let top = unsafe { frame.stack_pointer.as_ptr::<u64>().read() };
+    probe::is_call_probe(top)
 }
 
 pub(super) extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {

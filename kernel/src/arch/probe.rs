@@ -35,6 +35,16 @@ probe_write_u8:
     .global probe_text_end
 probe_text_end:
 
+    // u32 probe_call(u64 target): calls target (which must return); returns 0. A fault on
+    // fetching the target's first instruction is recovered through the return address below.
+    .global probe_call
+probe_call:
+    call rdi
+    .global probe_call_return
+probe_call_return:
+    xor eax, eax
+    ret
+
     // Entered instead of a faulting probe instruction: the routine returns 1.
     .global probe_fixup
 probe_fixup:
@@ -47,6 +57,8 @@ probe_fixup:
 extern "C" {
     fn probe_read_u8(address: u64, out: *mut u8) -> u32;
     fn probe_write_u8(address: u64, value: u8) -> u32;
+    fn probe_call(target: u64) -> u32;
+    static probe_call_return: u8;
     static probe_text_start: u8;
     static probe_text_end: u8;
     static probe_fixup: u8;
@@ -62,6 +74,17 @@ pub fn fixup_for(ip: VirtAddr) -> Option<VirtAddr> {
     (start..end)
         .contains(&ip)
         .then(|| VirtAddr::from_ptr(&raw const probe_fixup))
+}
+
+/// Whether `return_address` (the word on top of the stack when a fetch faulted) is the one
+/// [`call`] pushed: the fault is then recovered by popping it and resuming at the fixup.
+pub fn is_call_probe(return_address: u64) -> bool {
+    return_address == VirtAddr::from_ptr(&raw const probe_call_return).as_u64()
+}
+
+/// Where a recovered fault resumes.
+pub fn fixup() -> VirtAddr {
+    VirtAddr::from_ptr(&raw const probe_fixup)
 }
 
 /// Records `fault` for the probe that raised it.
@@ -87,6 +110,21 @@ pub unsafe fn read_u8(address: VirtAddr) -> Result<u8, PageFault> {
     // writes one byte to `value`, a live local; a fault is turned into the return value 1.
     match unsafe { probe_read_u8(address.as_u64(), &mut value) } {
         0 => Ok(value),
+        _ => Err(take_fault()),
+    }
+}
+
+/// Calls the code at `target`, returning the page fault instead if fetching its first
+/// instruction faults.
+///
+/// # Safety
+///
+/// If `target` is executable, it runs: it must be a function that follows the C calling
+/// convention, takes no argument and returns.
+pub unsafe fn call(target: VirtAddr) -> Result<(), PageFault> {
+    // SAFETY: vouched for by the caller; a fault on the first fetch is turned into 1.
+    match unsafe { probe_call(target.as_u64()) } {
+        0 => Ok(()),
         _ => Err(take_fault()),
     }
 }

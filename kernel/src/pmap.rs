@@ -1,0 +1,79 @@
+//! The kernel's physical map: `pmap-x86` over the direct map and the frame allocator.
+
+use crate::boot::PHYS_MAP_BASE;
+use crate::memory;
+use crate::sync::{IrqMutex, IrqMutexGuard};
+use pmap_x86::{DirectMap, HardwareMmu, X86Pmap};
+use vm::pmap::FrameAllocator;
+use vm::Frame;
+use x86_64::registers::control::Cr3;
+use x86_64::structures::paging::PhysFrame;
+use x86_64::PhysAddr;
+
+/// The frame allocator as the VM layer sees it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KernelFrames;
+
+impl FrameAllocator for KernelFrames {
+    fn allocate_frame(&self) -> Option<Frame> {
+        memory::allocate_frame().map(|f| Frame::containing(f.start_address().as_u64()))
+    }
+
+    fn deallocate_frame(&self, frame: Frame) {
+        memory::deallocate_frame(PhysFrame::containing_address(PhysAddr::new(frame.addr())));
+    }
+}
+
+/// The kernel's pmap type.
+pub type KernelPmap = X86Pmap<KernelFrames, HardwareMmu>;
+
+static PMAP: IrqMutex<Option<KernelPmap>> = IrqMutex::new(None);
+
+/// The window through which the kernel reaches physical memory.
+pub fn direct_map() -> DirectMap {
+    // SAFETY: the bootloader maps all of physical memory at PHYS_MAP_BASE, read-write, for the
+    // kernel's whole life (`boot::BOOTLOADER_CONFIG`); frames are used through the window only
+    // by their owners.
+    unsafe { DirectMap::new(PHYS_MAP_BASE as *mut u8) }
+}
+
+/// Builds the pmap over the boot page table's kernel half. Runs once, after `memory::init`
+/// and `arch::init`.
+pub fn init() {
+    let (boot_root, _) = Cr3::read();
+    let kernel_root = Frame::containing(boot_root.start_address().as_u64());
+    let limit = memory::layout().usable.iter().map(|r| r.end).max().unwrap_or(0).div_ceil(4096);
+    // SAFETY: this runs once at boot in ring 0, while CR3 still holds the boot table (PCID 0),
+    // and from now on only this pmap writes CR3.
+    let mmu = unsafe { HardwareMmu::new(true) };
+    log::info!("pmap: PCIDs {}", if pmap_x86::Mmu::has_pcid(&mmu) { "on" } else { "off (not offered by the CPU)" });
+    let pmap = X86Pmap::new(direct_map(), KernelFrames, mmu, kernel_root, limit);
+    *PMAP.lock() = Some(pmap);
+}
+
+/// Locks the pmap.
+///
+/// # Panics
+///
+/// If called before [`init`].
+pub fn lock() -> PmapGuard {
+    let guard = PMAP.lock();
+    assert!(guard.is_some(), "pmap::init has run");
+    PmapGuard(guard)
+}
+
+/// The locked pmap.
+pub struct PmapGuard(IrqMutexGuard<'static, Option<KernelPmap>>);
+
+impl core::ops::Deref for PmapGuard {
+    type Target = KernelPmap;
+    fn deref(&self) -> &KernelPmap {
+        self.0.as_ref().expect("checked by lock")
+    }
+}
+
+impl core::ops::DerefMut for PmapGuard {
+    fn deref_mut(&mut self) -> &mut KernelPmap {
+        self.0.as_mut().expect("checked by lock")
+    }
+}

@@ -1,0 +1,13 @@
+/work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/b0f5d96dbaa723b4/out/bootloader_api-b0f5d96dbaa723b4.d: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/config.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/info.rs /work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/117f473b3d35a676/out/concat.rs /work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/117f473b3d35a676/out/version_info.rs
+
+/work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/b0f5d96dbaa723b4/out/libbootloader_api-b0f5d96dbaa723b4.rlib: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/config.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/info.rs /work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/117f473b3d35a676/out/concat.rs /work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/117f473b3d35a676/out/version_info.rs
+
+/work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/b0f5d96dbaa723b4/out/libbootloader_api-b0f5d96dbaa723b4.rmeta: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/config.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/info.rs /work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/117f473b3d35a676/out/concat.rs /work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/117f473b3d35a676/out/version_info.rs
+
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/lib.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/config.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/bootloader_api-0.11.17/src/info.rs:
+/work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/117f473b3d35a676/out/concat.rs:
+/work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/117f473b3d35a676/out/version_info.rs:
+
+# env-dep:OUT_DIR=/work/main/kernel/../main/target/kernel/x86_64-unknown-none/kernel/build/bootloader_api/117f473b3d35a676/out

@@ -22,6 +22,10 @@ impl FrameAllocator for KernelFrames {
     fn deallocate_frame(&self, frame: Frame) {
         memory::deallocate_frame(PhysFrame::containing_address(PhysAddr::new(frame.addr())));
     }
+
+    fn free_frames(&self) -> u64 {
+        memory::stats().free_frames
+    }
 }
 
 /// The kernel's pmap type.

@@ -5,7 +5,7 @@ use crate::mmu::Mmu;
 use crate::pmap::X86Pmap;
 use crate::walk::{self, entry_frame, Visit, USER_END};
 use vm::pmap::{
-    FrameAllocator, Pmap, PmapError, SpaceId, TlbFlush, TlbFlushTargets, Translation, Wiring,
+    FrameAllocator, Pmap, PmapCounts, PmapError, SpaceCounts, SpaceId, TlbFlush, TlbFlushTargets, Translation, Wiring,
 };
 use vm::{Frame, Page, PageRange, Prot};
 use x86_64::structures::paging::page_table::PageTableEntry;
@@ -306,5 +306,14 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
 
     fn copy_page(&mut self, from: Frame, to: Frame) {
         self.window.copy(from, to);
+    }
+
+    fn counts(&self) -> PmapCounts {
+        PmapCounts { table_frames: self.stats.table_frames, mappings: self.stats.mappings, wired: self.stats.wired }
+    }
+
+    fn space_counts(&self, space: SpaceId) -> SpaceCounts {
+        let s = self.space(space);
+        SpaceCounts { resident: s.resident, wired: s.wired }
     }
 }

@@ -92,12 +92,6 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
         &self.mmu
     }
 
-    /// Present leaf mappings and wired ones of `space`.
-    pub fn space_counts(&self, space: SpaceId) -> (u64, u64) {
-        let s = self.space(space);
-        (s.resident, s.wired)
-    }
-
     /// The space that is loaded, if any.
     pub fn active(&self) -> Option<SpaceId> {
         self.active

@@ -67,6 +67,10 @@ impl FrameAllocator for SimFrames {
         debug_assert!(!free.contains(&frame), "{frame:?} freed twice");
         free.push(frame);
     }
+
+    fn free_frames(&self) -> u64 {
+        self.0.free_frames() as u64
+    }
 }
 
 /// One thing the pmap asked of the simulated MMU.

@@ -33,7 +33,7 @@ fn enter_then_extract_translates_with_the_rights_given() {
     f.apply(rx);
     let t = f.pmap.extract(s, A + 0x1000).unwrap();
     assert_eq!((t.prot, t.wiring), (Prot::READ | Prot::EXECUTE, Wiring::Wired));
-    assert_eq!(f.pmap.space_counts(s), (2, 1));
+    assert_eq!(f.pmap.space_counts(s), vm::pmap::SpaceCounts { resident: 2, wired: 1 });
 }
 
 #[test]

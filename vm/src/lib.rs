@@ -16,8 +16,27 @@
 extern crate alloc;
 
 pub mod addr;
+pub mod api;
+mod chain;
+mod check;
+mod error;
+mod fault;
+pub mod map;
+pub mod object;
+mod ops;
 pub mod pmap;
 pub mod prot;
+mod slab;
+mod system;
+mod types;
 
 pub use addr::{Frame, Page, PageRange, PAGE_SIZE};
+pub use check::FrameAccounts;
+pub use error::VmError;
+pub use fault::FaultOutcome;
+pub use map::{MapEntry, VmMap, MAX_WIRE_COUNT};
+pub use object::ObjectId;
+pub use ops::{NewMemory, RegionInfo};
 pub use prot::Prot;
+pub use system::{Machine, MapId, Vm, VmCounters};
+pub use types::{Access, Behavior, Inherit, Placement, ProtectTarget};

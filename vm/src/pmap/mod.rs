@@ -23,6 +23,7 @@
 //! | [`activate`](Pmap::activate) | the scheduler, on every switch to a thread of another task | — |
 //! | [`flush`](Pmap::flush) | whoever received a [`TlbFlush`], before relying on the change | — |
 //! | [`zero_page`](Pmap::zero_page) / [`copy_page`](Pmap::copy_page) | zero-fill and copy-on-write faults | — |
+//! | [`counts`](Pmap::counts) / [`space_counts`](Pmap::space_counts) | frame accounting, statistics, consistency checks | — |
 //!
 //! # Protections
 //!
@@ -182,6 +183,33 @@ pub trait Pmap {
 
     /// Copies the contents of `from` into `to`.
     fn copy_page(&mut self, from: Frame, to: Frame);
+
+    /// Counters of the whole pmap, for frame accounting.
+    fn counts(&self) -> PmapCounts;
+
+    /// Present leaf mappings of `space`, and how many of them are wired (pmap(9)'s
+    /// `pmap_resident_count` and `pmap_wired_count`).
+    fn space_counts(&self, space: SpaceId) -> SpaceCounts;
+}
+
+/// What one address space holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpaceCounts {
+    /// Present leaf mappings.
+    pub resident: u64,
+    /// Of those, the wired ones.
+    pub wired: u64,
+}
+
+/// What a pmap holds, for frame accounting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PmapCounts {
+    /// Frames used for page tables.
+    pub table_frames: u64,
+    /// Present leaf mappings.
+    pub mappings: u64,
+    /// Of those, the wired ones.
+    pub wired: u64,
 }
 
 /// The kernel's supply of physical frames. Implementations lock internally, so the pmap and
@@ -192,6 +220,9 @@ pub trait FrameAllocator {
 
     /// Returns a frame obtained from [`allocate_frame`](FrameAllocator::allocate_frame).
     fn deallocate_frame(&self, frame: Frame);
+
+    /// Frames currently free.
+    fn free_frames(&self) -> u64;
 }
 
 impl<A: FrameAllocator + ?Sized> FrameAllocator for &A {
@@ -201,6 +232,10 @@ impl<A: FrameAllocator + ?Sized> FrameAllocator for &A {
 
     fn deallocate_frame(&self, frame: Frame) {
         (**self).deallocate_frame(frame)
+    }
+
+    fn free_frames(&self) -> u64 {
+        (**self).free_frames()
     }
 }
 

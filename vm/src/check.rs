@@ -1,0 +1,165 @@
+//! Invariant checks and frame accounting of the VM system.
+
+use crate::map::VmMap;
+use crate::object::ObjectId;
+use crate::pmap::{FrameAllocator, Pmap, Wiring};
+use crate::system::{MapId, Machine, Vm};
+use crate::{Prot, PAGE_SIZE};
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+
+/// Where every frame the VM knows of is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameAccounts {
+    /// Free in the allocator.
+    pub free: u64,
+    /// Held by objects (resident pages).
+    pub resident: u64,
+    /// Resident pages mapped wired.
+    pub wired: u64,
+    /// Page tables.
+    pub page_tables: u64,
+}
+
+impl FrameAccounts {
+    /// Frames free, resident or in page tables (wired pages are resident).
+    pub fn total(&self) -> u64 {
+        self.free + self.resident + self.page_tables
+    }
+}
+
+impl<M: Machine> Vm<M> {
+    /// The frame accounts.
+    pub fn frame_accounts(&self) -> FrameAccounts {
+        let pmap = self.pmap.counts();
+        FrameAccounts {
+            free: self.frames.free_frames(),
+            resident: self.resident,
+            wired: pmap.wired,
+            page_tables: pmap.table_frames,
+        }
+    }
+
+    /// Verifies the invariants of every map and object (see `VmMap`, `MapEntry` and
+    /// `VmObject`), and that the resident count matches the objects' pages.
+    ///
+    /// # Panics
+    ///
+    /// If one does not hold.
+    pub fn check_invariants(&self) {
+        let mut refs: BTreeMap<ObjectId, u32> = BTreeMap::new();
+        for (_, map) in self.maps.iter() {
+            self.check_map(map);
+            for object in map.entries().filter_map(|e| e.object) {
+                *refs.entry(object).or_default() += 1;
+            }
+        }
+        let mut frames = BTreeSet::new();
+        let mut resident = 0;
+        for (id, object) in self.objects.iter() {
+            let id = ObjectId(id);
+            let children = self.objects.iter().filter(|(_, o)| o.shadow.is_some_and(|(b, _)| b == id));
+            let mut listed = object.children.clone();
+            let mut found: Vec<ObjectId> = children.map(|(c, _)| ObjectId(c)).collect();
+            listed.sort();
+            found.sort();
+            assert_eq!(listed, found, "{id:?}: children list");
+            let expected = refs.get(&id).copied().unwrap_or(0) + found.len() as u32 + self.external_refs(id);
+            assert_eq!(object.refs, expected, "{id:?}: reference count");
+            assert!(object.pages.keys().all(|&i| i < object.size), "{id:?}: page beyond its size");
+            for frame in object.pages.values() {
+                assert!(frames.insert(*frame), "{frame:?} in two objects");
+            }
+            resident += object.pages.len() as u64;
+        }
+        assert_eq!(resident, self.resident, "resident page count");
+    }
+
+    /// References held outside maps and shadows (memory entries, copy objects).
+    fn external_refs(&self, _id: ObjectId) -> u32 {
+        0
+    }
+
+    fn check_map(&self, map: &VmMap) {
+        let mut expected_gaps = Vec::new();
+        let mut at = map.min;
+        let mut previous: Option<&crate::map::MapEntry> = None;
+        for (&start, e) in &map.entries {
+            assert_eq!(start, e.start, "entry keyed by its start");
+            assert!(e.start < e.end && e.start % PAGE_SIZE == 0 && e.end % PAGE_SIZE == 0, "entry {e:?}");
+            assert!(map.min <= e.start && e.end <= map.max, "entry outside the map");
+            assert!(e.protection.difference(e.max_protection).is_empty(), "protection above maximum");
+            assert!(!e.needs_copy || e.object.is_some(), "needs_copy without an object");
+            if let Some(object) = e.object {
+                assert!(e.offset + e.pages() <= self.object(object).size, "entry beyond its object");
+            }
+            assert!(at <= e.start, "entries overlap");
+            if at < e.start {
+                expected_gaps.push((at, e.start));
+            }
+            if let Some(p) = previous {
+                assert!(!p.can_merge(e), "unmerged neighbours at {:#x}", e.start);
+            }
+            at = e.end;
+            previous = Some(e);
+        }
+        if at < map.max {
+            expected_gaps.push((at, map.max));
+        }
+        map.gaps.check_invariants();
+        assert_eq!(map.gaps.iter().collect::<Vec<_>>(), expected_gaps, "gap index");
+    }
+
+    /// Verifies that the pmap is a faithful cache of map `id`: every translation inside an
+    /// entry maps the page a fault would find, with no more rights than the entry (and without
+    /// write while the page is shared copy-on-write), wired exactly when the entry is, and the
+    /// space holds no other translation. Costs what is resident, not the size of the map.
+    ///
+    /// # Panics
+    ///
+    /// If not.
+    pub fn check_translations(&self, id: MapId) {
+        let map = self.map(id);
+        let (mut seen, mut wired) = (0, 0);
+        for e in map.entries() {
+            for index in self.pages_with_data(e) {
+                let addr = e.start + (index - e.offset) * PAGE_SIZE;
+                let Some(t) = self.pmap.extract(map.space, addr) else { continue };
+                assert!(!e.protection.is_empty(), "{addr:#x} mapped in an entry with no access");
+                let (_, frame, depth) = self.find_page(e.object.expect("has data"), index).expect("has data");
+                assert_eq!(t.frame, frame, "{addr:#x} maps a stale frame");
+                let allowed = Prot::READ | e.protection;
+                assert!(t.prot.difference(allowed).is_empty(), "{addr:#x} mapped with more than its protection");
+                if e.needs_copy || depth > 0 {
+                    assert!(!t.prot.contains(Prot::WRITE), "{addr:#x} writable while shared copy-on-write");
+                }
+                assert_eq!(t.wiring == Wiring::Wired, e.is_wired(), "{addr:#x}: wiring");
+                seen += 1;
+                wired += u64::from(t.wiring == Wiring::Wired);
+            }
+        }
+        let counts = self.pmap.space_counts(map.space);
+        assert_eq!(counts.resident, seen, "translations outside the pages of the map's entries");
+        assert_eq!(counts.wired, wired, "wired translations");
+    }
+
+    /// Object page indices (in the entry's object) of `entry`'s window that hold data in its
+    /// object or an object below it, in order.
+    pub(crate) fn pages_with_data(&self, entry: &crate::map::MapEntry) -> BTreeSet<u64> {
+        let mut found = BTreeSet::new();
+        let Some(top) = entry.object else { return found };
+        let (mut object, mut shift) = (Some(top), 0u64);
+        while let Some(id) = object {
+            let o = self.object(id);
+            let first = entry.offset + shift;
+            for (&index, _) in o.pages.range(first..first + entry.pages()) {
+                found.insert(index - shift);
+            }
+            object = o.shadow.map(|(backing, offset)| {
+                shift += offset;
+                backing
+            });
+        }
+        found
+    }
+}

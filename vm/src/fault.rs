@@ -1,0 +1,194 @@
+//! The page-fault handler.
+//!
+//! A fault runs in four stages, as in UVM's `uvm_fault`:
+//!
+//! ```text
+//!  1. look up    entry containing the address?      no ──▶ InvalidAddress
+//!                access within its protection?      no ──▶ ProtectionFailure
+//!  2. walk       find the page in the entry's object or down its shadow chain
+//!                (and decide whether a frame is needed, and take it, before changing
+//!                anything: no frame ──▶ OutOfMemory)
+//!  3. resolve    ┌ page in the top object ................ map it
+//!                ├ page below, read .................... map it read-only (still shared)
+//!                ├ page below, write ................... copy it into the top object (COW)
+//!                └ no page anywhere .................... zero-fill a page in the top object
+//!                a write to a needs-copy entry first gives the entry a private shadow
+//!                (or, if nobody else refers to its object, just clears needs-copy)
+//!  4. enter      pmap enter with the entry's protection, minus write while the page is
+//!                still shared copy-on-write; wired if the entry is
+//! ```
+
+use crate::map::MapEntry;
+use crate::object::{ObjectId, VmObject};
+use crate::pmap::{Pmap, TlbFlush, Wiring};
+use crate::system::{MapId, Machine, Vm};
+use crate::types::Access;
+use crate::{Frame, Page, Prot, PAGE_SIZE};
+use alloc::vec::Vec;
+
+/// How a fault ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultOutcome {
+    /// The page is mapped; the access can be retried.
+    Resolved,
+    /// The address is mapped, but not for this access.
+    ProtectionFailure,
+    /// Nothing is mapped at the address.
+    InvalidAddress,
+    /// A frame (for the page or a page table) could not be had.
+    OutOfMemory,
+}
+
+/// Where a fault takes the frames it needs.
+pub(crate) enum FrameSource<'a> {
+    /// From the frame allocator.
+    Allocator,
+    /// From frames reserved beforehand (wiring, which must not fail half way).
+    Reserved(&'a mut Vec<Frame>),
+}
+
+/// What stage 2 decided.
+struct Plan {
+    /// The page found, with its object and depth, if any.
+    found: Option<(ObjectId, Frame, usize)>,
+    /// Whether the write goes to a page that must first be made private.
+    needs_frame: bool,
+    /// Whether the entry's needs-copy can simply be cleared (nobody else sees the object).
+    sole_user: bool,
+}
+
+impl<M: Machine> Vm<M> {
+    /// Resolves a fault at `addr` in `map` for `access`.
+    pub fn fault(&mut self, map: MapId, addr: u64, access: Access) -> FaultOutcome {
+        self.fault_from(map, addr, access, &mut FrameSource::Allocator)
+    }
+
+    pub(crate) fn fault_from(&mut self, map: MapId, addr: u64, access: Access, source: &mut FrameSource<'_>) -> FaultOutcome {
+        let entry = match self.map(map).lookup(addr) {
+            None => return FaultOutcome::InvalidAddress,
+            Some(e) if !e.protection.contains(access.needs()) => return FaultOutcome::ProtectionFailure,
+            Some(e) => e.clone(),
+        };
+        let write = access == Access::Write;
+        let plan = self.plan(&entry, addr, write);
+        let fresh = match plan.needs_frame {
+            false => None,
+            true => match self.take_frame(source) {
+                Some(frame) => Some(frame),
+                None => return FaultOutcome::OutOfMemory,
+            },
+        };
+        let (frame, prot) = self.resolve(map, &entry, addr, write, plan, fresh);
+        let wiring = if entry.is_wired() { Wiring::Wired } else { Wiring::Pageable };
+        let space = self.map(map).space;
+        match self.pmap.enter(space, Page::containing(addr), frame, prot, wiring) {
+            Ok(flush) => self.apply(flush),
+            Err(_) => return FaultOutcome::OutOfMemory,
+        }
+        self.counters.faults += 1;
+        FaultOutcome::Resolved
+    }
+
+    fn take_frame(&mut self, source: &mut FrameSource<'_>) -> Option<Frame> {
+        match source {
+            FrameSource::Allocator => crate::pmap::FrameAllocator::allocate_frame(&self.frames),
+            FrameSource::Reserved(pool) => pool.pop(),
+        }
+    }
+
+    /// Stage 2: find the page and decide whether a new frame is needed.
+    fn plan(&self, entry: &MapEntry, addr: u64, write: bool) -> Plan {
+        let Some(top) = entry.object else {
+            return Plan { found: None, needs_frame: true, sole_user: false };
+        };
+        let found = self.find_page(top, entry.object_index(addr));
+        let sole_user = self.object(top).refs == 1;
+        let shadowing = write && entry.needs_copy && !sole_user;
+        let needs_frame = match found {
+            None => true,
+            Some((_, _, depth)) => write && (depth > 0 || shadowing),
+        };
+        Plan { found, needs_frame, sole_user }
+    }
+
+    /// Stage 3: make the page the access needs; returns its frame and the rights to map.
+    fn resolve(&mut self, map: MapId, entry: &MapEntry, addr: u64, write: bool, plan: Plan, fresh: Option<Frame>) -> (Frame, Prot) {
+        let top = if write { self.private_object(map, entry, plan.sole_user) } else { self.object_for(map, entry) };
+        let entry = self.map(map).lookup(addr).expect("the entry is still there").clone();
+        let index = entry.object_index(addr);
+        let mut prot = entry.protection;
+        if entry.needs_copy {
+            prot.remove(Prot::WRITE);
+        }
+        let Some(frame) = fresh else {
+            let (_, frame, depth) = plan.found.expect("no frame needed: the page exists");
+            if depth > 0 {
+                prot.remove(Prot::WRITE);
+            }
+            return (frame, prot);
+        };
+        match plan.found {
+            Some((_, source, _)) => {
+                self.pmap.copy_page(source, frame);
+                self.counters.cow_faults += 1;
+            }
+            None => {
+                self.pmap.zero_page(frame);
+                self.counters.zero_fill += 1;
+            }
+        }
+        self.object_mut(top).pages.insert(index, frame);
+        self.resident += 1;
+        let mut flush = TlbFlush::new();
+        self.try_bypass(top, &mut flush);
+        self.apply(flush);
+        (frame, prot)
+    }
+
+    /// The entry's object, created (zero-fill, the size of the entry) if it has none.
+    fn object_for(&mut self, map: MapId, entry: &MapEntry) -> ObjectId {
+        if let Some(object) = entry.object {
+            return object;
+        }
+        let object = self.new_object(VmObject::new(entry.pages()));
+        let e = self.map_mut(map).lookup_mut(entry.start).expect("the entry is still there");
+        e.object = Some(object);
+        e.offset = 0;
+        object
+    }
+
+    /// The entry's object made private for a write: a needs-copy entry gets a shadow of its
+    /// own (or, as the object's sole user, simply drops needs-copy).
+    fn private_object(&mut self, map: MapId, entry: &MapEntry, sole_user: bool) -> ObjectId {
+        let object = self.object_for(map, entry);
+        if !entry.needs_copy {
+            return object;
+        }
+        let map_ref = self.map_mut(map);
+        map_ref.touch();
+        if sole_user {
+            map_ref.lookup_mut(entry.start).expect("present").needs_copy = false;
+            return object;
+        }
+        let shadow = self.new_object(VmObject::shadowing(object, entry.offset, entry.pages()));
+        let e = self.map_mut(map).lookup_mut(entry.start).expect("present");
+        e.object = Some(shadow);
+        e.offset = 0;
+        e.needs_copy = false;
+        shadow
+    }
+
+    /// Faults in every page of `[start, end)` of `map` for `access` (used by wiring and
+    /// `map_now` allocation). Stops at the first failure.
+    pub(crate) fn fault_range(&mut self, map: MapId, start: u64, end: u64, access: Access, source: &mut FrameSource<'_>) -> FaultOutcome {
+        let mut addr = start;
+        while addr < end {
+            let outcome = self.fault_from(map, addr, access, source);
+            if outcome != FaultOutcome::Resolved {
+                return outcome;
+            }
+            addr += PAGE_SIZE;
+        }
+        FaultOutcome::Resolved
+    }
+}

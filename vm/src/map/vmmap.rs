@@ -1,0 +1,159 @@
+//! The map: entries ordered by address, the index of free gaps, bounds and version.
+
+use super::entry::MapEntry;
+use super::gaps::GapTree;
+use crate::addr::PAGE_SIZE;
+use crate::object::ObjectId;
+use crate::pmap::SpaceId;
+use alloc::collections::BTreeMap;
+
+/// A task's address space (seed 000's `vm_map`).
+///
+/// Invariants (checked by `Vm::check_invariants`):
+/// - entries are disjoint, lie inside `[min, max)`, and are keyed by their start;
+/// - `gaps` holds exactly the maximal free ranges of `[min, max)` between entries;
+/// - no two adjacent entries could be merged (the map is simplified after every change);
+/// - `version` grows with every change, so code that dropped the VM lock can tell whether
+///   the map changed meanwhile.
+#[derive(Debug)]
+pub struct VmMap {
+    pub(crate) entries: BTreeMap<u64, MapEntry>,
+    pub(crate) gaps: GapTree,
+    /// Lowest address of the map.
+    pub(crate) min: u64,
+    /// First address past the map.
+    pub(crate) max: u64,
+    /// The pmap address space translating this map.
+    pub(crate) space: SpaceId,
+    pub(crate) version: u64,
+}
+
+impl VmMap {
+    /// An empty map over `[min, max)` translated by `space`.
+    pub fn new(space: SpaceId, min: u64, max: u64) -> Self {
+        let mut gaps = GapTree::new();
+        gaps.insert(min, max);
+        Self { entries: BTreeMap::new(), gaps, min, max, space, version: 0 }
+    }
+
+    /// Lowest address of the map (`map min`).
+    pub fn min(&self) -> u64 {
+        self.min
+    }
+
+    /// First address past the map (`map max`).
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// The pmap address space of the map.
+    pub fn space(&self) -> SpaceId {
+        self.space
+    }
+
+    /// The map's version: it changes whenever the map does.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Entries in address order.
+    pub fn entries(&self) -> impl Iterator<Item = &MapEntry> {
+        self.entries.values()
+    }
+
+    /// Marks a change.
+    pub(crate) fn touch(&mut self) {
+        self.version += 1;
+    }
+
+    /// The entry containing `addr` (O(log n)).
+    pub fn lookup(&self, addr: u64) -> Option<&MapEntry> {
+        self.entries.range(..=addr).next_back().map(|(_, e)| e).filter(|e| addr < e.end)
+    }
+
+    pub(crate) fn lookup_mut(&mut self, addr: u64) -> Option<&mut MapEntry> {
+        self.entries.range_mut(..=addr).next_back().map(|(_, e)| e).filter(|e| addr < e.end)
+    }
+
+    /// The first entry ending above `addr` (containing it or after it).
+    pub fn lookup_at_or_after(&self, addr: u64) -> Option<&MapEntry> {
+        self.lookup(addr).or_else(|| self.entries.range(addr..).next().map(|(_, e)| e))
+    }
+
+    /// Starts of the entries overlapping `[start, end)`, in order.
+    pub(crate) fn starts_in(&self, start: u64, end: u64) -> alloc::vec::Vec<u64> {
+        let first = self.lookup(start).map_or(start, |e| e.start);
+        self.entries.range(first..end).map(|(&s, _)| s).collect()
+    }
+
+    /// Whether every page of `[start, end)` is mapped.
+    pub fn covers(&self, start: u64, end: u64) -> bool {
+        let mut at = start;
+        while at < end {
+            match self.lookup(at) {
+                Some(entry) => at = entry.end,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Splits the entry containing `addr` so that an entry starts at `addr`. Returns the
+    /// object that gained a reference (the new entry's), if any.
+    pub(crate) fn clip_at(&mut self, addr: u64) -> Option<ObjectId> {
+        let entry = self.lookup_mut(addr).filter(|e| e.start != addr)?;
+        let tail = entry.split_at(addr);
+        let object = tail.object;
+        self.entries.insert(addr, tail);
+        object
+    }
+
+    /// Merges the entry ending at `addr` with the one starting there, if they can merge.
+    /// Returns the object whose reference the merge dropped, if any: `Some(None)` for a merge
+    /// of entries without object.
+    pub(crate) fn merge_at(&mut self, addr: u64) -> Option<Option<ObjectId>> {
+        let next = self.entries.get(&addr)?;
+        let prev = self.entries.range(..addr).next_back().map(|(_, e)| e)?;
+        if !prev.can_merge(next) {
+            return None;
+        }
+        let next = self.entries.remove(&addr).expect("present");
+        let prev = self.lookup_mut(addr - PAGE_SIZE).expect("present");
+        prev.end = next.end;
+        Some(next.object)
+    }
+
+    /// Takes `[start, end)`, which must lie inside one gap, out of the free gaps.
+    pub(crate) fn take_gap(&mut self, start: u64, end: u64) {
+        let (gap_start, gap_end) = self.gaps.containing(start).expect("the range is free");
+        assert!(end <= gap_end, "the range lies inside one gap");
+        self.gaps.remove(gap_start);
+        if gap_start < start {
+            self.gaps.insert(gap_start, start);
+        }
+        if end < gap_end {
+            self.gaps.insert(end, gap_end);
+        }
+    }
+
+    /// Returns `[start, end)` (no longer covered by any entry) to the free gaps, merging with
+    /// the gaps around it.
+    pub(crate) fn free_gap(&mut self, mut start: u64, mut end: u64) {
+        if start > self.min {
+            if let Some((before, _)) = self.gaps.containing(start - 1) {
+                self.gaps.remove(before);
+                start = before;
+            }
+        }
+        if let Some((_, after)) = self.gaps.containing(end) {
+            self.gaps.remove(end);
+            end = after;
+        }
+        self.gaps.insert(start, end);
+    }
+
+    /// Whether `[start, end)` is inside the map and entirely free.
+    pub fn is_free(&self, start: u64, end: u64) -> bool {
+        self.gaps.containing(start).is_some_and(|(_, gap_end)| end <= gap_end)
+    }
+}

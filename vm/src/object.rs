@@ -1,0 +1,63 @@
+//! Memory objects: the pages behind map entries, and the shadow chains of copy-on-write.
+//!
+//! An object holds resident pages by page index. A *shadow* object sits in front of another
+//! (its backing object) at a page offset: a page missing from the shadow is looked up in the
+//! backing object, at `index + shadow_offset`, and so on down the chain. Copy-on-write makes a
+//! shadow on the first write and copies the page into it.
+//!
+//! ```text
+//!  entry ──▶ S (shadow: private copies) ──▶ O (shared, read-only to both sides) ──▶ ...
+//! ```
+//!
+//! Invariants (checked by `Vm::check_invariants`):
+//! - `refs` counts the map entries, shadow objects and memory entries referring to the
+//!   object; an object with `refs == 0` does not exist;
+//! - `children` lists exactly the objects whose `shadow` is this one;
+//! - every page index is below `size`;
+//! - a frame belongs to at most one object.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use crate::addr::Frame;
+
+/// Identifies an object in the VM's object table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectId(pub u32);
+
+/// An anonymous memory object.
+#[derive(Debug)]
+pub struct VmObject {
+    /// Resident pages, by page index within the object.
+    pub pages: BTreeMap<u64, Frame>,
+    /// The backing object and the page offset of this object's page 0 in it.
+    pub shadow: Option<(ObjectId, u64)>,
+    /// Size in pages.
+    pub size: u64,
+    /// References (see the module invariants).
+    pub refs: u32,
+    /// Objects shadowing this one.
+    pub children: Vec<ObjectId>,
+}
+
+impl VmObject {
+    /// An empty zero-fill object of `size` pages with one reference.
+    pub fn new(size: u64) -> Self {
+        Self { pages: BTreeMap::new(), shadow: None, size, refs: 1, children: Vec::new() }
+    }
+
+    /// A shadow of `backing` at `offset`, of `size` pages, with one reference.
+    pub fn shadowing(backing: ObjectId, offset: u64, size: u64) -> Self {
+        Self { shadow: Some((backing, offset)), ..Self::new(size) }
+    }
+
+    /// Whether every page of the object is resident (a shadow then hides its backing object
+    /// completely).
+    pub fn fully_resident(&self) -> bool {
+        self.pages.len() as u64 == self.size
+    }
+
+    /// Whether the object has a resident page in `[start, start + count)`.
+    pub fn has_pages_in(&self, start: u64, count: u64) -> bool {
+        self.pages.range(start..start.saturating_add(count)).next().is_some()
+    }
+}

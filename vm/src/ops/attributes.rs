@@ -1,0 +1,39 @@
+//! `vm_inherit` and `vm_behavior_set`: attributes that only the map holds.
+
+use crate::map::MapEntry;
+use crate::system::{MapId, Machine, Vm};
+use crate::types::{Behavior, Inherit};
+use crate::{Page, VmError};
+
+impl<M: Machine> Vm<M> {
+    /// Sets the inheritance of `[start, end)`.
+    ///
+    /// # Errors
+    ///
+    /// [`VmError::InvalidAddress`] if a page of the range is not mapped (nothing changes).
+    pub fn inherit(&mut self, map: MapId, start: Page, end: Page, inheritance: Inherit) -> Result<(), VmError> {
+        self.set_attribute(map, start, end, |e| e.inheritance = inheritance)
+    }
+
+    /// Stores the access-pattern hint of `[start, end)`.
+    ///
+    /// # Errors
+    ///
+    /// [`VmError::InvalidAddress`] if a page of the range is not mapped (nothing changes).
+    pub fn set_behavior(&mut self, map: MapId, start: Page, end: Page, behavior: Behavior) -> Result<(), VmError> {
+        self.set_attribute(map, start, end, |e| e.behavior = behavior)
+    }
+
+    fn set_attribute(&mut self, map: MapId, start: Page, end: Page, set: impl Fn(&mut MapEntry)) -> Result<(), VmError> {
+        let (start, end) = (start.addr(), end.addr());
+        if !self.map(map).covers(start, end) {
+            return Err(VmError::InvalidAddress);
+        }
+        self.clip(map, start, end);
+        for entry_start in self.map(map).starts_in(start, end) {
+            set(self.map_mut(map).entries.get_mut(&entry_start).expect("listed"));
+        }
+        self.simplify(map, start, end);
+        Ok(())
+    }
+}

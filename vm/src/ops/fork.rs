@@ -1,0 +1,114 @@
+//! `task_create` with inherited memory: building a child map from a parent by inheritance.
+//!
+//! | parent entry | child gets |
+//! |---|---|
+//! | NONE | nothing |
+//! | SHARE | the same object (made first if the entry had none, made private first if it was copy-on-write); both entries become shared |
+//! | COPY, private and not wired | the same object, copy-on-write on both sides (`needs_copy`, the parent's mappings lose write) |
+//! | COPY, wired or shared | an immediate copy: wired memory must not start faulting in the parent, and a shared object can change under a lazy copy |
+//!
+//! Wirings are not inherited.
+
+use crate::map::MapEntry;
+use crate::object::{ObjectId, VmObject};
+use crate::pmap::{Pmap, TlbFlush};
+use crate::system::{MapId, Machine, Vm};
+use crate::types::Inherit;
+use crate::{Frame, Page, PageRange, Prot, VmError};
+use alloc::vec::Vec;
+
+impl<M: Machine> Vm<M> {
+    /// A new map built from `parent` by inheritance (see the module documentation).
+    ///
+    /// # Errors
+    ///
+    /// [`VmError::OutOfMemory`] if the frames for the immediate copies or the child's address
+    /// space cannot be had; the parent is then unchanged.
+    pub fn fork(&mut self, parent: MapId) -> Result<MapId, VmError> {
+        let entries: Vec<MapEntry> = self.map(parent).entries().cloned().collect();
+        let copies: usize = entries.iter().filter(|e| needs_eager_copy(e)).map(|e| self.pages_with_data(e).len()).sum();
+        let mut pool = self.reserve(copies)?;
+        let (min, max) = (self.map(parent).min, self.map(parent).max);
+        let child = match self.create_map(min, max) {
+            Ok(child) => child,
+            Err(error) => {
+                pool.into_iter().for_each(|f| crate::pmap::FrameAllocator::deallocate_frame(&self.frames, f));
+                return Err(error);
+            }
+        };
+        let mut flush = TlbFlush::new();
+        for entry in entries {
+            if let Some(copy) = self.inherit_entry(parent, &entry, &mut pool, &mut flush) {
+                self.insert_entry(child, copy);
+            }
+        }
+        debug_assert!(pool.is_empty(), "the reservation was exact");
+        self.apply(flush);
+        self.simplify(parent, min, max);
+        Ok(child)
+    }
+
+    /// The child's entry for one parent entry, changing the parent's entry as inheritance needs.
+    fn inherit_entry(&mut self, parent: MapId, entry: &MapEntry, pool: &mut Vec<Frame>, flush: &mut TlbFlush) -> Option<MapEntry> {
+        let mut child = MapEntry { wired_count: 0, user_wired_count: 0, ..entry.clone() };
+        match entry.inheritance {
+            Inherit::None => return None,
+            Inherit::Share => {
+                let object = self.shareable_object(parent, entry);
+                self.reference(object);
+                let e = self.map_mut(parent).lookup_mut(entry.start).expect("present");
+                e.is_shared = true;
+                (child.object, child.offset, child.needs_copy, child.is_shared) = (Some(object), e.offset, false, true);
+            }
+            Inherit::Copy if needs_eager_copy(entry) => {
+                child.object = Some(self.eager_copy(entry, pool));
+                (child.offset, child.needs_copy, child.is_shared) = (0, false, false);
+            }
+            Inherit::Copy => {
+                let Some(object) = entry.object else { return Some(child) };
+                self.reference(object);
+                self.map_mut(parent).lookup_mut(entry.start).expect("present").needs_copy = true;
+                if entry.protection.contains(Prot::WRITE) && !entry.needs_copy {
+                    let space = self.map(parent).space;
+                    let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
+                    flush.merge(self.pmap.protect(space, range, entry.protection - Prot::WRITE));
+                }
+                (child.needs_copy, child.is_shared) = (true, false);
+            }
+        }
+        Some(child)
+    }
+
+    /// The object a SHARE entry hands to the child: the entry's own, created if missing, and
+    /// made private first if the entry was copy-on-write (sharing must not share a snapshot).
+    fn shareable_object(&mut self, parent: MapId, entry: &MapEntry) -> ObjectId {
+        let e = self.map(parent).lookup(entry.start).expect("present").clone();
+        let object = match (e.object, e.needs_copy) {
+            (None, _) => self.new_object(VmObject::new(e.pages())),
+            (Some(o), false) => return o,
+            (Some(o), true) => self.new_object(VmObject::shadowing(o, e.offset, e.pages())),
+        };
+        let e = self.map_mut(parent).lookup_mut(entry.start).expect("present");
+        (e.object, e.offset, e.needs_copy) = (Some(object), 0, false);
+        object
+    }
+
+    /// A new object holding a copy of every page of `entry` that has data.
+    fn eager_copy(&mut self, entry: &MapEntry, pool: &mut Vec<Frame>) -> ObjectId {
+        let mut copy = VmObject::new(entry.pages());
+        for index in self.pages_with_data(entry) {
+            let (_, source, _) = self.find_page(entry.object.expect("has data"), index).expect("has data");
+            let frame = pool.pop().expect("reserved");
+            self.pmap.copy_page(source, frame);
+            copy.pages.insert(index - entry.offset, frame);
+            self.resident += 1;
+            self.counters.pages_copied += 1;
+        }
+        self.new_object(copy)
+    }
+}
+
+/// Whether a COPY entry must be copied at once rather than lazily.
+fn needs_eager_copy(entry: &MapEntry) -> bool {
+    entry.inheritance == Inherit::Copy && entry.object.is_some() && (entry.is_wired() || entry.is_shared)
+}

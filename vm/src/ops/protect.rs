@@ -1,0 +1,50 @@
+//! `vm_protect`: changing the current or maximum protection.
+
+use crate::pmap::{Pmap, TlbFlush};
+use crate::system::{MapId, Machine, Vm};
+use crate::types::ProtectTarget;
+use crate::{Page, PageRange, Prot, VmError};
+
+impl<M: Machine> Vm<M> {
+    /// Sets the current or maximum protection of `[start, end)`.
+    ///
+    /// # Errors
+    ///
+    /// - [`VmError::InvalidAddress`]: a page of the range is not mapped;
+    /// - [`VmError::ProtectionFailure`]: `prot` exceeds some entry's maximum (for the current
+    ///   protection), or would raise some entry's maximum.
+    ///
+    /// Nothing changes on error.
+    pub fn protect(&mut self, map: MapId, start: Page, end: Page, target: ProtectTarget, prot: Prot) -> Result<(), VmError> {
+        let (start, end) = (start.addr(), end.addr());
+        let m = self.map(map);
+        if !m.covers(start, end) {
+            return Err(VmError::InvalidAddress);
+        }
+        if m.starts_in(start, end).iter().any(|s| !prot.difference(m.entries[s].max_protection).is_empty()) {
+            return Err(VmError::ProtectionFailure);
+        }
+        self.clip(map, start, end);
+        let space = self.map(map).space;
+        let mut flush = TlbFlush::new();
+        for entry_start in self.map(map).starts_in(start, end) {
+            let entry = self.map_mut(map).entries.get_mut(&entry_start).expect("listed");
+            let old = entry.protection;
+            match target {
+                ProtectTarget::Current => entry.protection = prot,
+                ProtectTarget::Maximum => {
+                    entry.max_protection = prot;
+                    entry.protection &= prot;
+                }
+            }
+            let new = entry.protection;
+            let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
+            if !old.difference(new).is_empty() {
+                flush.merge(self.pmap.protect(space, range, new));
+            }
+        }
+        self.apply(flush);
+        self.simplify(map, start, end);
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+//! `vm_deallocate`: removing memory.
+
+use crate::pmap::{Pmap, TlbFlush};
+use crate::system::{MapId, Machine, Vm};
+use crate::{Page, PageRange, VmError};
+use alloc::vec::Vec;
+
+impl<M: Machine> Vm<M> {
+    /// Removes every mapping in `[start, end)`; holes are ignored. Wired memory is unwired and
+    /// removed.
+    ///
+    /// # Errors
+    ///
+    /// [`VmError::InvalidAddress`] if the range is not inside the map (nothing is removed).
+    pub fn deallocate(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
+        if !self.in_bounds(map, start.addr(), end.addr()) {
+            return Err(VmError::InvalidAddress);
+        }
+        self.remove_range(map, start.addr(), end.addr());
+        Ok(())
+    }
+
+    /// Removes the entries of `[start, end)` (clipping those that straddle it), their
+    /// translations, and their object references.
+    pub(crate) fn remove_range(&mut self, map: MapId, start: u64, end: u64) {
+        self.clip(map, start, end);
+        let space = self.map(map).space;
+        let mut flush = TlbFlush::new();
+        let mut released = Vec::new();
+        for entry_start in self.map(map).starts_in(start, end) {
+            let m = self.map_mut(map);
+            let entry = m.entries.remove(&entry_start).expect("listed");
+            m.free_gap(entry.start, entry.end);
+            let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
+            flush.merge(self.pmap.remove(space, range));
+            released.extend(entry.object);
+        }
+        self.map_mut(map).touch();
+        self.apply(flush);
+        for object in released {
+            self.release(object);
+        }
+    }
+}

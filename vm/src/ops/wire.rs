@@ -1,0 +1,121 @@
+//! `vm_wire`: wiring and unwiring user memory.
+
+use crate::fault::{FaultOutcome, FrameSource};
+use crate::map::MAX_WIRE_COUNT;
+use crate::pmap::{FrameAllocator, Pmap};
+use crate::system::{MapId, Machine, Vm};
+use crate::types::Access;
+use crate::{Frame, Page, PageRange, Prot, VmError, PAGE_SIZE};
+use alloc::vec::Vec;
+
+impl<M: Machine> Vm<M> {
+    /// Wires `[start, end)` for `access` (not empty): every page is made resident and mapped
+    /// for `access` (a write access resolves copy-on-write first) and stays so until unwired.
+    /// Wirings stack.
+    ///
+    /// # Errors
+    ///
+    /// - [`VmError::InvalidAddress`]: a page of the range is not mapped;
+    /// - [`VmError::ProtectionFailure`]: `access` is not allowed by some entry's protection;
+    /// - [`VmError::WireCountOverflow`]: a page is already wired `MAX_WIRE_COUNT` times;
+    /// - [`VmError::OutOfMemory`]: not enough frames (reserved before any change).
+    pub fn wire(&mut self, map: MapId, start: Page, end: Page, access: Prot) -> Result<(), VmError> {
+        let (start, end) = (start.addr(), end.addr());
+        self.check_wire(map, start, end, access)?;
+        let write = access.contains(Prot::WRITE);
+        let mut pool = self.reserve(self.frames_to_wire(map, start, end, write))?;
+        self.clip(map, start, end);
+        self.adjust_user_wiring(map, start, end, 1);
+        let fault_access = if write { Access::Write } else { Access::Read };
+        let outcome = self.fault_range(map, start, end, fault_access, &mut FrameSource::Reserved(&mut pool));
+        pool.into_iter().for_each(|f| self.frames.deallocate_frame(f));
+        if outcome != FaultOutcome::Resolved {
+            // Only a page-table frame can be missing here: undo the wiring.
+            self.adjust_user_wiring(map, start, end, -1);
+            self.simplify(map, start, end);
+            return Err(VmError::OutOfMemory);
+        }
+        self.simplify(map, start, end);
+        Ok(())
+    }
+
+    /// Removes one user wiring from every page of `[start, end)`.
+    ///
+    /// # Errors
+    ///
+    /// [`VmError::InvalidArgument`] if some page of the range is not mapped or not wired by the
+    /// user (nothing changes).
+    pub fn unwire(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
+        let (start, end) = (start.addr(), end.addr());
+        let m = self.map(map);
+        let all_wired = m.covers(start, end) && m.starts_in(start, end).iter().all(|s| m.entries[s].user_wired_count > 0);
+        if !all_wired {
+            return Err(VmError::InvalidArgument);
+        }
+        self.clip(map, start, end);
+        self.adjust_user_wiring(map, start, end, -1);
+        self.simplify(map, start, end);
+        Ok(())
+    }
+
+    fn check_wire(&self, map: MapId, start: u64, end: u64, access: Prot) -> Result<(), VmError> {
+        let m = self.map(map);
+        if !m.covers(start, end) {
+            return Err(VmError::InvalidAddress);
+        }
+        let entries: Vec<_> = m.starts_in(start, end).into_iter().map(|s| &m.entries[&s]).collect();
+        if entries.iter().any(|e| !e.protection.contains(access)) {
+            return Err(VmError::ProtectionFailure);
+        }
+        if entries.iter().any(|e| e.user_wired_count == MAX_WIRE_COUNT) {
+            return Err(VmError::WireCountOverflow);
+        }
+        Ok(())
+    }
+
+    /// An upper bound of the frames that faulting `[start, end)` in can take.
+    fn frames_to_wire(&self, map: MapId, start: u64, end: u64, write: bool) -> usize {
+        let mut needed = 0;
+        let mut addr = start;
+        while addr < end {
+            let e = self.map(map).lookup(addr).expect("covered");
+            let found = e.object.and_then(|o| self.find_page(o, e.object_index(addr)));
+            let private = matches!(found, Some((_, _, 0))) && !e.needs_copy;
+            if found.is_none() || (write && !private) {
+                needed += 1;
+            }
+            addr += PAGE_SIZE;
+        }
+        needed
+    }
+
+    /// Takes `count` frames, or none.
+    pub(crate) fn reserve(&mut self, count: usize) -> Result<Vec<Frame>, VmError> {
+        let mut pool = Vec::with_capacity(count);
+        for _ in 0..count {
+            match self.frames.allocate_frame() {
+                Some(frame) => pool.push(frame),
+                None => {
+                    pool.into_iter().for_each(|f| self.frames.deallocate_frame(f));
+                    return Err(VmError::OutOfMemory);
+                }
+            }
+        }
+        Ok(pool)
+    }
+
+    /// Adds `delta` (±1) to the user wiring of the entries of `[start, end)` (already clipped),
+    /// and makes the mappings of entries that stop being wired pageable.
+    fn adjust_user_wiring(&mut self, map: MapId, start: u64, end: u64, delta: i32) {
+        let space = self.map(map).space;
+        for entry_start in self.map(map).starts_in(start, end) {
+            let entry = self.map_mut(map).entries.get_mut(&entry_start).expect("listed");
+            let count = i32::from(entry.user_wired_count) + delta;
+            entry.user_wired_count = u16::try_from(count).expect("checked against MAX_WIRE_COUNT");
+            if !entry.is_wired() {
+                let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
+                self.pmap.unwire(space, range);
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The VM system: every map and object, with the pmap and the physical memory under them.
+//!
+//! # Locking
+//!
+//! A [`Vm`] is one value; a kernel keeps it behind one lock (the VM lock). Lock order:
+//! **VM lock → pmap (owned by the `Vm`, so taken with it) → frame allocator**. Nothing in this
+//! crate takes a lock of its own; code that must drop the VM lock in the middle of an
+//! operation (to wait, or to copy from user memory) re-checks the map's
+//! [`version`](crate::map::VmMap::version) when it takes the lock again.
+
+use crate::map::VmMap;
+use crate::object::{ObjectId, VmObject};
+use crate::pmap::{FrameAllocator, PhysMemory, Pmap, SpaceId, TlbFlush};
+use crate::slab::Slab;
+use crate::{Frame, VmError};
+
+/// What the VM layer needs from the machine and the kernel.
+pub trait Machine {
+    /// The page tables.
+    type Pmap: Pmap;
+    /// The supply of physical frames.
+    type Frames: FrameAllocator;
+    /// Byte access to frames.
+    type Phys: PhysMemory;
+}
+
+/// Identifies a map in a [`Vm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MapId(pub u32);
+
+/// Event counters (`vm_stat`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmCounters {
+    /// Faults resolved.
+    pub faults: u64,
+    /// Pages zero-filled by faults.
+    pub zero_fill: u64,
+    /// Pages copied by copy-on-write faults.
+    pub cow_faults: u64,
+    /// Pages copied outside faults (eager copies of wired or shared memory at fork).
+    pub pages_copied: u64,
+    /// Shadow objects merged into their only user.
+    pub collapses: u64,
+    /// Shadow links skipped over an object that had nothing to contribute.
+    pub bypasses: u64,
+}
+
+/// The VM system.
+pub struct Vm<M: Machine> {
+    pub(crate) pmap: M::Pmap,
+    pub(crate) frames: M::Frames,
+    pub(crate) phys: M::Phys,
+    pub(crate) maps: Slab<VmMap>,
+    pub(crate) objects: Slab<VmObject>,
+    /// Frames held in objects.
+    pub(crate) resident: u64,
+    pub(crate) counters: VmCounters,
+}
+
+impl<M: Machine> Vm<M> {
+    /// A VM system over these parts.
+    pub fn new(pmap: M::Pmap, frames: M::Frames, phys: M::Phys) -> Self {
+        Self {
+            pmap,
+            frames,
+            phys,
+            maps: Slab::default(),
+            objects: Slab::default(),
+            resident: 0,
+            counters: VmCounters::default(),
+        }
+    }
+
+    /// The pmap.
+    pub fn pmap(&self) -> &M::Pmap {
+        &self.pmap
+    }
+
+    /// The pmap, mutably (to activate a space, say).
+    pub fn pmap_mut(&mut self) -> &mut M::Pmap {
+        &mut self.pmap
+    }
+
+    /// Byte access to physical memory.
+    pub fn phys(&self) -> &M::Phys {
+        &self.phys
+    }
+
+    /// The frame allocator.
+    pub fn frames(&self) -> &M::Frames {
+        &self.frames
+    }
+
+    /// Event counters.
+    pub fn counters(&self) -> VmCounters {
+        self.counters
+    }
+
+    /// Number of live objects.
+    pub fn object_count(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Frames held by objects (resident pages).
+    pub fn resident_pages(&self) -> u64 {
+        self.resident
+    }
+
+    /// A new empty map over `[min, max)`.
+    ///
+    /// # Errors
+    ///
+    /// [`VmError::OutOfMemory`] if the pmap has no frame for the address space.
+    pub fn create_map(&mut self, min: u64, max: u64) -> Result<MapId, VmError> {
+        let space = self.pmap.create().map_err(|_| VmError::OutOfMemory)?;
+        Ok(MapId(self.maps.insert(VmMap::new(space, min, max))))
+    }
+
+    /// The map `id`.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not a live map (a kernel bug: ids come from [`create_map`](Self::create_map)).
+    pub fn map(&self, id: MapId) -> &VmMap {
+        self.maps.get(id.0).expect("a live map")
+    }
+
+    pub(crate) fn map_mut(&mut self, id: MapId) -> &mut VmMap {
+        self.maps.get_mut(id.0).expect("a live map")
+    }
+
+    pub(crate) fn object(&self, id: ObjectId) -> &VmObject {
+        self.objects.get(id.0).expect("a live object")
+    }
+
+    pub(crate) fn object_mut(&mut self, id: ObjectId) -> &mut VmObject {
+        self.objects.get_mut(id.0).expect("a live object")
+    }
+
+    pub(crate) fn new_object(&mut self, object: VmObject) -> ObjectId {
+        let id = ObjectId(self.objects.insert(object));
+        if let Some((backing, _)) = self.object(id).shadow {
+            self.object_mut(backing).children.push(id);
+        }
+        id
+    }
+
+    /// Takes one more reference to `id`.
+    pub(crate) fn reference(&mut self, id: ObjectId) {
+        self.object_mut(id).refs += 1;
+    }
+
+    /// Applies `flush` through the pmap.
+    pub(crate) fn apply(&mut self, flush: TlbFlush) {
+        self.pmap.flush(flush);
+    }
+
+    /// Removes every mapping of `frame` and frees it once the TLB is clean.
+    pub(crate) fn free_frame(&mut self, frame: Frame, flush: &mut TlbFlush) {
+        flush.merge(self.pmap.page_protect(frame, crate::Prot::NONE));
+        flush.release_after(frame);
+        self.resident -= 1;
+    }
+
+    /// Destroys map `id`: every entry is removed and the address space released. The space
+    /// must not be active.
+    pub fn destroy_map(&mut self, id: MapId) {
+        let map = self.map(id);
+        let (min, max, space) = (map.min, map.max, map.space);
+        self.remove_range(id, min, max);
+        self.maps.remove(id.0);
+        let flush = self.pmap.destroy(space);
+        self.apply(flush);
+    }
+
+    /// The pmap space of map `id`.
+    pub fn space(&self, id: MapId) -> SpaceId {
+        self.map(id).space
+    }
+}

@@ -1,0 +1,297 @@
+//! Property test: random sequences of map operations, faults (byte reads and writes) and
+//! forks, against a page-granular reference model. After every step each page of each map is
+//! compared (mapped or not, protection, maximum, inheritance, wiring, contents read through
+//! faults), then the invariants, the frame accounts and the map↔pmap consistency are checked.
+
+mod common;
+
+use common::{Fixture, MIN};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use vm::{FaultOutcome, Inherit, MapId, NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
+
+/// Pages of the window the test works in.
+const WINDOW: u64 = 16;
+const MAX_MAPS: usize = 4;
+/// Protections a page can have (x86 always grants read with write or execute, so the model
+/// keeps read in every non-empty protection).
+const PROTS: [Prot; 5] = [Prot::NONE, Prot::READ, Prot::DEFAULT, Prot::READ.union(Prot::EXECUTE), Prot::ALL];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Allocate { map: usize, page: u64, len: u64, prot: usize, inherit: u32 },
+    Deallocate { map: usize, page: u64, len: u64 },
+    Protect { map: usize, page: u64, len: u64, maximum: bool, prot: usize },
+    Inherit { map: usize, page: u64, len: u64, inherit: u32 },
+    Wire { map: usize, page: u64, len: u64, write: bool },
+    Unwire { map: usize, page: u64, len: u64 },
+    Write { map: usize, page: u64, byte: u8 },
+    Fork { map: usize },
+    Exit { map: usize },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let map = 0..MAX_MAPS;
+    let page = 0..WINDOW;
+    let len = 1..5u64;
+    prop_oneof![
+        3 => (map.clone(), page.clone(), len.clone(), 0..PROTS.len(), 0..3u32).prop_map(|(map, page, len, prot, inherit)| Op::Allocate { map, page, len, prot, inherit }),
+        1 => (map.clone(), page.clone(), len.clone()).prop_map(|(map, page, len)| Op::Deallocate { map, page, len }),
+        2 => (map.clone(), page.clone(), len.clone(), any::<bool>(), 0..PROTS.len()).prop_map(|(map, page, len, maximum, prot)| Op::Protect { map, page, len, maximum, prot }),
+        1 => (map.clone(), page.clone(), len.clone(), 0..3u32).prop_map(|(map, page, len, inherit)| Op::Inherit { map, page, len, inherit }),
+        1 => (map.clone(), page.clone(), len.clone(), any::<bool>()).prop_map(|(map, page, len, write)| Op::Wire { map, page, len, write }),
+        1 => (map.clone(), page.clone(), len).prop_map(|(map, page, len)| Op::Unwire { map, page, len }),
+        5 => (map.clone(), page, any::<u8>()).prop_map(|(map, page, byte)| Op::Write { map, page, byte }),
+        1 => map.clone().prop_map(|map| Op::Fork { map }),
+        1 => map.prop_map(|map| Op::Exit { map }),
+    ]
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct PageState {
+    prot: Prot,
+    max: Prot,
+    inherit: Inherit,
+    wired: u16,
+    cell: usize,
+}
+
+#[derive(Default)]
+struct Model {
+    maps: Vec<BTreeMap<u64, PageState>>,
+    cells: Vec<u8>,
+}
+
+fn addr(page: u64) -> u64 {
+    MIN + page * PAGE_SIZE
+}
+
+fn range(page: u64, len: u64) -> (Page, Page) {
+    let end = (page + len).min(WINDOW);
+    (Page::containing(addr(page)), Page::containing(addr(end)))
+}
+
+impl Model {
+    fn pages(&self, _map: usize, page: u64, len: u64) -> impl Iterator<Item = u64> {
+        page..(page + len).min(WINDOW)
+    }
+
+    fn all_mapped(&self, map: usize, page: u64, len: u64) -> bool {
+        self.pages(map, page, len).all(|p| self.maps[map].contains_key(&p))
+    }
+
+    fn allocate(&mut self, map: usize, page: u64, len: u64, prot: Prot, inherit: Inherit) -> Result<(), VmError> {
+        if self.pages(map, page, len).any(|p| self.maps[map].contains_key(&p)) {
+            return Err(VmError::NoSpace);
+        }
+        for p in self.pages(map, page, len).collect::<Vec<_>>() {
+            self.cells.push(0);
+            let state = PageState { prot, max: Prot::ALL, inherit, wired: 0, cell: self.cells.len() - 1 };
+            self.maps[map].insert(p, state);
+        }
+        Ok(())
+    }
+
+    fn protect(&mut self, map: usize, page: u64, len: u64, maximum: bool, prot: Prot) -> Result<(), VmError> {
+        if !self.all_mapped(map, page, len) {
+            return Err(VmError::InvalidAddress);
+        }
+        if self.pages(map, page, len).any(|p| !self.maps[map][&p].max.contains(prot)) {
+            return Err(VmError::ProtectionFailure);
+        }
+        for p in self.pages(map, page, len).collect::<Vec<_>>() {
+            let s = self.maps[map].get_mut(&p).unwrap();
+            if maximum {
+                s.max = prot;
+                s.prot &= prot;
+            } else {
+                s.prot = prot;
+            }
+        }
+        Ok(())
+    }
+
+    fn wire(&mut self, map: usize, page: u64, len: u64, access: Prot) -> Result<(), VmError> {
+        if !self.all_mapped(map, page, len) {
+            return Err(VmError::InvalidAddress);
+        }
+        if self.pages(map, page, len).any(|p| !self.maps[map][&p].prot.contains(access)) {
+            return Err(VmError::ProtectionFailure);
+        }
+        for p in self.pages(map, page, len).collect::<Vec<_>>() {
+            self.maps[map].get_mut(&p).unwrap().wired += 1;
+        }
+        Ok(())
+    }
+
+    fn unwire(&mut self, map: usize, page: u64, len: u64) -> Result<(), VmError> {
+        let wired = self.all_mapped(map, page, len) && self.pages(map, page, len).all(|p| self.maps[map][&p].wired > 0);
+        if !wired {
+            return Err(VmError::InvalidArgument);
+        }
+        for p in self.pages(map, page, len).collect::<Vec<_>>() {
+            self.maps[map].get_mut(&p).unwrap().wired -= 1;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, map: usize, page: u64, byte: u8) -> Result<(), FaultOutcome> {
+        let s = self.maps[map].get(&page).ok_or(FaultOutcome::InvalidAddress)?;
+        if !s.prot.contains(Prot::WRITE) {
+            return Err(FaultOutcome::ProtectionFailure);
+        }
+        self.cells[s.cell] = byte;
+        Ok(())
+    }
+
+    fn read(&self, map: usize, page: u64) -> Result<u8, FaultOutcome> {
+        let s = self.maps[map].get(&page).ok_or(FaultOutcome::InvalidAddress)?;
+        if !s.prot.contains(Prot::READ) {
+            return Err(FaultOutcome::ProtectionFailure);
+        }
+        Ok(self.cells[s.cell])
+    }
+
+    fn fork(&mut self, map: usize) -> BTreeMap<u64, PageState> {
+        let mut child = BTreeMap::new();
+        for (&p, s) in &self.maps[map] {
+            let cell = match s.inherit {
+                Inherit::None => continue,
+                Inherit::Share => s.cell,
+                Inherit::Copy => {
+                    self.cells.push(self.cells[s.cell]);
+                    self.cells.len() - 1
+                }
+            };
+            child.insert(p, PageState { wired: 0, cell, ..s.clone() });
+        }
+        child
+    }
+}
+
+struct Run {
+    f: Fixture,
+    ids: Vec<MapId>,
+    model: Model,
+}
+
+impl Run {
+    fn new() -> Self {
+        let mut f = Fixture::new(4096);
+        let first = f.map();
+        Self { f, ids: vec![first], model: Model { maps: vec![BTreeMap::new()], cells: Vec::new() } }
+    }
+
+    fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
+        let live = self.ids.len();
+        let vm = &mut self.f.vm;
+        match *op {
+            Op::Allocate { map, page, len, prot, inherit } => {
+                let m = map % live;
+                let memory = NewMemory { protection: PROTS[prot], max_protection: Prot::ALL, inheritance: Inherit::from_raw(inherit).unwrap() };
+                let (start, end) = range(page, len);
+                let pages = (end.addr() - start.addr()) / PAGE_SIZE;
+                let got = vm.allocate(self.ids[m], Placement::Fixed(start), pages, memory).map(|_| ());
+                prop_assert_eq!(got, self.model.allocate(m, page, len, PROTS[prot], memory.inheritance));
+            }
+            Op::Deallocate { map, page, len } => {
+                let m = map % live;
+                let (start, end) = range(page, len);
+                prop_assert_eq!(vm.deallocate(self.ids[m], start, end), Ok(()));
+                for p in page..(page + len).min(WINDOW) {
+                    self.model.maps[m].remove(&p);
+                }
+            }
+            Op::Protect { map, page, len, maximum, prot } => {
+                let m = map % live;
+                let (start, end) = range(page, len);
+                let target = if maximum { ProtectTarget::Maximum } else { ProtectTarget::Current };
+                let got = vm.protect(self.ids[m], start, end, target, PROTS[prot]);
+                prop_assert_eq!(got, self.model.protect(m, page, len, maximum, PROTS[prot]));
+            }
+            Op::Inherit { map, page, len, inherit } => {
+                let m = map % live;
+                let (start, end) = range(page, len);
+                let inherit = Inherit::from_raw(inherit).unwrap();
+                let expected = if self.model.all_mapped(m, page, len) { Ok(()) } else { Err(VmError::InvalidAddress) };
+                prop_assert_eq!(vm.inherit(self.ids[m], start, end, inherit), expected);
+                if expected.is_ok() {
+                    for p in page..(page + len).min(WINDOW) {
+                        self.model.maps[m].get_mut(&p).unwrap().inherit = inherit;
+                    }
+                }
+            }
+            Op::Wire { map, page, len, write } => {
+                let m = map % live;
+                let (start, end) = range(page, len);
+                let access = if write { Prot::DEFAULT } else { Prot::READ };
+                prop_assert_eq!(vm.wire(self.ids[m], start, end, access), self.model.wire(m, page, len, access));
+            }
+            Op::Unwire { map, page, len } => {
+                let m = map % live;
+                let (start, end) = range(page, len);
+                prop_assert_eq!(vm.unwire(self.ids[m], start, end), self.model.unwire(m, page, len));
+            }
+            Op::Write { map, page, byte } => {
+                let m = map % live;
+                let got = self.f.write(self.ids[m], addr(page), byte);
+                prop_assert_eq!(got, self.model.write(m, page, byte));
+            }
+            Op::Fork { map } => {
+                if live < MAX_MAPS {
+                    let m = map % live;
+                    self.ids.push(vm.fork(self.ids[m]).unwrap());
+                    let child = self.model.fork(m);
+                    self.model.maps.push(child);
+                }
+            }
+            Op::Exit { map } => {
+                if live > 1 {
+                    let m = map % live;
+                    vm.destroy_map(self.ids.remove(m));
+                    self.model.maps.remove(m);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn compare(&mut self) -> Result<(), TestCaseError> {
+        for m in 0..self.ids.len() {
+            let id = self.ids[m];
+            for page in 0..WINDOW {
+                let expected = self.model.maps[m].get(&page).cloned();
+                let region = self.f.vm.region(id, addr(page)).ok().filter(|r| r.start <= addr(page));
+                prop_assert_eq!(region.is_some(), expected.is_some(), "map {} page {}", m, page);
+                if let (Some(r), Some(s)) = (region, expected) {
+                    prop_assert_eq!((r.protection, r.max_protection, r.inheritance, r.user_wired_count), (s.prot, s.max, s.inherit, s.wired), "map {} page {}", m, page);
+                }
+                prop_assert_eq!(self.f.read(id, addr(page)), self.model.read(m, page), "contents of map {} page {}", m, page);
+            }
+        }
+        self.f.vm.check_invariants();
+        for &id in &self.ids {
+            self.f.vm.check_translations(id);
+        }
+        prop_assert_eq!(self.f.vm.frame_accounts().total(), self.f.baseline, "frame accounts");
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn vm_agrees_with_the_model(ops in proptest::collection::vec(op(), 1..50)) {
+        let mut run = Run::new();
+        for op in &ops {
+            run.step(op)?;
+            run.compare()?;
+        }
+        for id in run.ids.drain(..) {
+            run.f.vm.destroy_map(id);
+        }
+        prop_assert_eq!(run.f.vm.object_count(), 0);
+        prop_assert_eq!(run.f.vm.frame_accounts().free, run.f.baseline, "every frame came back");
+    }
+}

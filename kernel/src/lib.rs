@@ -8,7 +8,8 @@
 //! 2. the GDT with its TSS and the IDT with a handler for every CPU exception ([`arch`]);
 //! 3. physical memory: the frame allocator over the boot memory map and the kernel heap
 //!    ([`memory`]);
-//! 4. the physical map over the boot page table's kernel half ([`pmap`]).
+//! 4. the VM system ([`vm_system`]) over the physical map of the boot page table's kernel
+//!    half ([`pmap`]).
 
 #![no_std]
 #![feature(abi_x86_interrupt)]
@@ -25,7 +26,10 @@ pub mod panic;
 pub mod pmap;
 pub mod qemu;
 pub mod sync;
+pub mod syscall;
+pub mod task;
 pub mod testing;
+pub mod vm_system;
 
 pub use bootloader_api;
 
@@ -41,5 +45,5 @@ pub fn init(boot_info: &'static mut BootInfo) {
     console::init();
     arch::init();
     memory::init(boot_info);
-    pmap::init();
+    vm_system::init();
 }

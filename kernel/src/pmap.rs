@@ -2,7 +2,6 @@
 
 use crate::boot::PHYS_MAP_BASE;
 use crate::memory;
-use crate::sync::{IrqMutex, IrqMutexGuard};
 use pmap_x86::{DirectMap, HardwareMmu, X86Pmap};
 use vm::pmap::FrameAllocator;
 use vm::Frame;
@@ -31,8 +30,6 @@ impl FrameAllocator for KernelFrames {
 /// The kernel's pmap type.
 pub type KernelPmap = X86Pmap<KernelFrames, HardwareMmu>;
 
-static PMAP: IrqMutex<Option<KernelPmap>> = IrqMutex::new(None);
-
 /// The window through which the kernel reaches physical memory.
 pub fn direct_map() -> DirectMap {
     // SAFETY: the bootloader maps all of physical memory at PHYS_MAP_BASE, read-write, for the
@@ -42,8 +39,8 @@ pub fn direct_map() -> DirectMap {
 }
 
 /// Builds the pmap over the boot page table's kernel half. Runs once, after `memory::init`
-/// and `arch::init`.
-pub fn init() {
+/// and `arch::init`; the VM system (`vm_system::init`) owns the result.
+pub fn build() -> KernelPmap {
     let (boot_root, _) = Cr3::read();
     let kernel_root = Frame::containing(boot_root.start_address().as_u64());
     let limit = memory::layout().usable.iter().map(|r| r.end).max().unwrap_or(0).div_ceil(4096);
@@ -51,33 +48,31 @@ pub fn init() {
     // and from now on only this pmap writes CR3.
     let mmu = unsafe { HardwareMmu::new(true) };
     log::info!("pmap: PCIDs {}", if pmap_x86::Mmu::has_pcid(&mmu) { "on" } else { "off (not offered by the CPU)" });
-    let pmap = X86Pmap::new(direct_map(), KernelFrames, mmu, kernel_root, limit);
-    *PMAP.lock() = Some(pmap);
+    X86Pmap::new(direct_map(), KernelFrames, mmu, kernel_root, limit)
 }
 
-/// Locks the pmap.
+/// Locks the VM system and gives its pmap (the pmap lock is the VM lock: the pmap is owned
+/// by the VM system).
 ///
 /// # Panics
 ///
-/// If called before [`init`].
+/// If called before `vm_system::init`.
 pub fn lock() -> PmapGuard {
-    let guard = PMAP.lock();
-    assert!(guard.is_some(), "pmap::init has run");
-    PmapGuard(guard)
+    PmapGuard(crate::vm_system::lock())
 }
 
 /// The locked pmap.
-pub struct PmapGuard(IrqMutexGuard<'static, Option<KernelPmap>>);
+pub struct PmapGuard(crate::vm_system::VmGuard);
 
 impl core::ops::Deref for PmapGuard {
     type Target = KernelPmap;
     fn deref(&self) -> &KernelPmap {
-        self.0.as_ref().expect("checked by lock")
+        self.0.pmap()
     }
 }
 
 impl core::ops::DerefMut for PmapGuard {
     fn deref_mut(&mut self) -> &mut KernelPmap {
-        self.0.as_mut().expect("checked by lock")
+        self.0.pmap_mut()
     }
 }

@@ -59,6 +59,17 @@ impl Behavior {
             _ => None,
         }
     }
+
+    /// The Mach value.
+    pub fn raw(self) -> u32 {
+        match self {
+            Self::Default => 0,
+            Self::Random => 1,
+            Self::Sequential => 2,
+            Self::WillNeed => 5,
+            Self::DontNeed => 6,
+        }
+    }
 }
 
 /// Which protection `protect` sets (Mach's `set_maximum` boolean).

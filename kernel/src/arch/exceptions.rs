@@ -100,7 +100,14 @@ pub(super) extern "x86-interrupt" fn page_fault(
         error,
         ip: frame.instruction_pointer,
     };
+    if fault.error.contains(PageFaultErrorCode::USER_MODE) {
+        crate::task::user_fault(&fault);
+        return;
+    }
     if let Some(fixup) = probe::fixup_for(fault.ip) {
+        if crate::task::resolve_for_kernel(&fault) {
+            return;
+        }
         probe::record_fault(fault);
         // SAFETY: the fault was raised by a probe instruction; its fixup code is written to be
         // entered in place of that instruction, with the same stack and registers.
@@ -137,6 +144,9 @@ fn is_fetch_by_call_probe(frame: &InterruptStackFrame, fault: &PageFault) -> boo
 }
 
 pub(super) extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
+    if from_user(&frame) {
+        crate::task::kill_current(format_args!("breakpoint trap at {:#x}", frame.instruction_pointer.as_u64()));
+    }
     BREAKPOINTS.fetch_add(1, Ordering::SeqCst);
     log::debug!("breakpoint at {:#x}", frame.instruction_pointer.as_u64());
 }
@@ -155,10 +165,18 @@ pub(super) extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -
     panic!("machine check\n{frame:#?}");
 }
 
+/// Whether the exception interrupted ring 3.
+fn from_user(frame: &InterruptStackFrame) -> bool {
+    frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3
+}
+
 /// Handlers for the exceptions the kernel never expects: each panics with its name.
 macro_rules! fatal {
     ($($name:ident => $what:literal),* $(,)?) => {$(
         pub(super) extern "x86-interrupt" fn $name(frame: InterruptStackFrame) {
+            if from_user(&frame) {
+                crate::task::kill_current(format_args!(concat!($what, " at {:#x}"), frame.instruction_pointer.as_u64()));
+            }
             panic!(concat!($what, "\n{:#?}"), frame);
         }
     )*};
@@ -168,6 +186,9 @@ macro_rules! fatal {
 macro_rules! fatal_with_code {
     ($($name:ident => $what:literal),* $(,)?) => {$(
         pub(super) extern "x86-interrupt" fn $name(frame: InterruptStackFrame, code: u64) {
+            if from_user(&frame) {
+                crate::task::kill_current(format_args!(concat!($what, " (error code {:#x}) at {:#x}"), code, frame.instruction_pointer.as_u64()));
+            }
             panic!(concat!($what, " (error code {:#x})\n{:#?}"), code, frame);
         }
     )*};

@@ -42,7 +42,15 @@ pub struct Selectors {
     pub tss: SegmentSelector,
 }
 
-static TSS: Once<TaskStateSegment> = Once::new();
+/// The task-state segment, in a cell: its ring-0 stack pointer changes at every switch to
+/// another thread.
+struct TssCell(UnsafeCell<TaskStateSegment>);
+
+// SAFETY: the kernel runs on one CPU; the TSS is written only by `init` (before it is loaded)
+// and by `set_kernel_stack` with interrupts off, and otherwise read only by the CPU.
+unsafe impl Sync for TssCell {}
+
+static TSS: Once<TssCell> = Once::new();
 static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
 /// Address range `[start, end)` of the double-fault stack.
@@ -57,8 +65,11 @@ pub fn init() {
     let tss = TSS.call_once(|| {
         let mut tss = TaskStateSegment::new();
         tss.interrupt_stack_table[DOUBLE_FAULT_IST_INDEX as usize] = double_fault_stack().1;
-        tss
+        TssCell(UnsafeCell::new(tss))
     });
+    // SAFETY: nothing else refers to the TSS yet: it is not loaded, and `set_kernel_stack`
+    // needs `init` to have completed.
+    let tss: &'static TaskStateSegment = unsafe { &*tss.0.get() };
     let (gdt, selectors) = GDT.call_once(|| {
         let mut gdt = GlobalDescriptorTable::new();
         let selectors = Selectors {
@@ -89,4 +100,19 @@ pub fn init() {
 /// If called before [`init`].
 pub fn selectors() -> &'static Selectors {
     &GDT.get().expect("gdt::init has run").1
+}
+
+/// Sets the stack the CPU switches to when an interrupt or exception arrives in ring 3
+/// (TSS.RSP0): the kernel stack of the thread about to run.
+///
+/// # Panics
+///
+/// If called before [`init`].
+pub fn set_kernel_stack(top: VirtAddr) {
+    let tss = TSS.get().expect("gdt::init has run");
+    x86_64::instructions::interrupts::without_interrupts(|| {
+        // SAFETY: one CPU, interrupts off: no other reference to the TSS is live, and the CPU
+        // reads RSP0 only on a transition from ring 3, which cannot happen during this write.
+        unsafe { (*tss.0.get()).privilege_stack_table[0] = top };
+    });
 }

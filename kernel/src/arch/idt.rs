@@ -1,6 +1,6 @@
 //! The interrupt descriptor table: one handler for every CPU exception.
 
-use super::{exceptions as ex, gdt};
+use super::{exceptions as ex, gdt, timer};
 use spin::Once;
 use x86_64::structures::idt::InterruptDescriptorTable;
 
@@ -37,6 +37,7 @@ fn build() -> InterruptDescriptorTable {
     idt.hv_injection_exception.set_handler_fn(ex::hv_injection);
     idt.vmm_communication_exception.set_handler_fn(ex::vmm_communication);
     idt.security_exception.set_handler_fn(ex::security);
+    idt[timer::TIMER_VECTOR].set_handler_fn(timer::interrupt);
     idt
 }
 

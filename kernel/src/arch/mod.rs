@@ -1,15 +1,20 @@
 //! x86_64 CPU state owned by the kernel: segments, exception handling, control registers.
 
+pub mod context;
 pub mod cpu;
 pub mod exceptions;
 pub mod gdt;
 pub mod idt;
 pub mod probe;
+pub mod syscall;
+pub mod timer;
 
 /// Loads the GDT/TSS and IDT and turns on the CPU's protection features.
 pub fn init() {
     gdt::init();
     idt::init();
     let features = cpu::init();
+    syscall::init();
+    timer::init();
     log::info!("cpu: {features:?}");
 }

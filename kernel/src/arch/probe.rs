@@ -32,6 +32,14 @@ probe_write_u8:
     xor eax, eax
     ret
 
+    // u32 probe_copy(u8 *dst, const u8 *src, u64 len): copies len bytes; returns 0.
+    .global probe_copy
+probe_copy:
+    mov rcx, rdx
+    rep movsb
+    xor eax, eax
+    ret
+
     .global probe_text_end
 probe_text_end:
 
@@ -58,6 +66,7 @@ extern "C" {
     fn probe_read_u8(address: u64, out: *mut u8) -> u32;
     fn probe_write_u8(address: u64, value: u8) -> u32;
     fn probe_call(target: u64) -> u32;
+    fn probe_copy(dst: *mut u8, src: *const u8, len: u64) -> u32;
     static probe_call_return: u8;
     static probe_text_start: u8;
     static probe_text_end: u8;
@@ -139,6 +148,21 @@ pub unsafe fn write_u8(address: VirtAddr, value: u8) -> Result<(), PageFault> {
     // SAFETY: as for a raw pointer write, vouched for by the caller; a fault is turned into the
     // return value 1.
     match unsafe { probe_write_u8(address.as_u64(), value) } {
+        0 => Ok(()),
+        _ => Err(take_fault()),
+    }
+}
+
+/// Copies `len` bytes from `src` to `dst`, returning the page fault instead if an access
+/// faults (the bytes before it are copied).
+///
+/// # Safety
+///
+/// As for a raw-pointer copy of `len` bytes: where the accesses succeed they happen, so
+/// neither range may overlap a Rust object other than one the caller owns for the copy.
+pub unsafe fn copy(dst: *mut u8, src: *const u8, len: usize) -> Result<(), PageFault> {
+    // SAFETY: vouched for by the caller; a fault is turned into the return value 1.
+    match unsafe { probe_copy(dst, src, len as u64) } {
         0 => Ok(()),
         _ => Err(take_fault()),
     }

@@ -4,6 +4,7 @@
 
 mod allocate;
 mod attributes;
+mod bytes;
 mod fork;
 mod protect;
 mod region;

@@ -1,0 +1,87 @@
+//! System-call decoding: the number in `rax` picks the call, the arguments come from the
+//! registers of [`machvm_abi`]'s convention, and the result goes back in `rax`.
+//!
+//! Each Mach call follows one pattern: **check the values** (flags, protections,
+//! inheritance: before sizes, per the spec), **resolve the handles**, **sanitize the range**
+//! (`vm::api::sanitize`), **operate** on the VM under its lock, and **copy results out**. A
+//! call that fails has changed nothing.
+
+mod memory;
+pub mod user;
+
+use crate::arch::syscall::SyscallFrame;
+use crate::task::{self, handles::Handle, sched, TaskId};
+use machvm_abi::kern::*;
+use machvm_abi::Sysno;
+use vm::MapId;
+
+/// A call's result: `KERN_SUCCESS` or an error code.
+pub type KernResult = Result<(), kern_return_t>;
+
+/// Runs the call the frame asks for and stores its result in `frame.rax`.
+pub fn dispatch(frame: &mut SyscallFrame) {
+    let a = frame.args();
+    let result: i64 = match Sysno::from_raw(frame.rax) {
+        None => i64::from(KERN_INVALID_ARGUMENT),
+        Some(Sysno::ConsoleWrite) => code(console_write(a[0], a[1])),
+        Some(Sysno::TaskExit) => sched::exit_current(a[0] as i32),
+        Some(Sysno::MachTaskSelf) => i64::from(task_self()),
+        Some(call) => code(memory::call(call, a)),
+    };
+    frame.rax = result as u64;
+}
+
+fn code(result: KernResult) -> i64 {
+    i64::from(result.err().unwrap_or(KERN_SUCCESS))
+}
+
+/// The calling task.
+fn caller() -> TaskId {
+    sched::current_task().expect("system calls come from a running thread")
+}
+
+/// The caller's handle table, read under the task lock.
+fn with_handles<R>(f: impl FnOnce(&task::handles::HandleTable) -> R) -> R {
+    let id = caller();
+    let tasks = task::TASKS.lock();
+    f(&tasks.get(&id).expect("the caller is alive").handles)
+}
+
+/// The map of the task named `name` in the caller's handle table.
+///
+/// # Errors
+///
+/// `KERN_INVALID_TASK` if the name is not a handle for a live task.
+fn target_map(name: u64) -> Result<MapId, kern_return_t> {
+    let name = u32::try_from(name).map_err(|_| KERN_INVALID_TASK)?;
+    match with_handles(|h| h.get(name)) {
+        Some(Handle::Task(id)) => task::map_of(id).ok_or(KERN_INVALID_TASK),
+        _ => Err(KERN_INVALID_TASK),
+    }
+}
+
+/// `mach_task_self()`: the caller's name for itself.
+fn task_self() -> u32 {
+    let me = caller();
+    with_handles(|h| h.find(Handle::Task(me))).unwrap_or(0)
+}
+
+/// Longest text one `console_write` takes.
+const CONSOLE_WRITE_MAX: u64 = 64 * 1024;
+
+/// `console_write(ptr, len)`: prints the bytes (invalid UTF-8 is shown replaced). The text is
+/// copied in whole before anything is printed, so a bad pointer prints nothing.
+fn console_write(ptr: u64, len: u64) -> KernResult {
+    if len > CONSOLE_WRITE_MAX {
+        return Err(KERN_INVALID_ARGUMENT);
+    }
+    let mut text = alloc::vec![0u8; len as usize];
+    user::copy_in(ptr, &mut text)?;
+    for piece in text.utf8_chunks() {
+        crate::print!("{}", piece.valid());
+        if !piece.invalid().is_empty() {
+            crate::print!("\u{fffd}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Per-task handle tables: the names (`mach_port_t`) through which a task refers to tasks,
+//! the host, memory entries and copies.
+
+use super::TaskId;
+use alloc::vec::Vec;
+
+/// What a handle refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handle {
+    /// A task.
+    Task(TaskId),
+    /// The privileged host (`host_priv`), held by the init task.
+    Host,
+}
+
+/// A task's handles, by name. Name 0 is `MACH_PORT_NULL` and never used.
+///
+/// Invariant: `slots[0]` is `None`.
+#[derive(Debug)]
+pub struct HandleTable {
+    slots: Vec<Option<Handle>>,
+}
+
+impl Default for HandleTable {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HandleTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self { slots: alloc::vec![None] }
+    }
+
+    /// Adds `handle` and returns its name (the lowest free one).
+    pub fn insert(&mut self, handle: Handle) -> u32 {
+        match self.slots.iter().skip(1).position(Option::is_none) {
+            Some(i) => {
+                self.slots[i + 1] = Some(handle);
+                (i + 1) as u32
+            }
+            None => {
+                self.slots.push(Some(handle));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The handle named `name`, if any.
+    pub fn get(&self, name: u32) -> Option<Handle> {
+        self.slots.get(name as usize).copied().flatten()
+    }
+
+    /// The name of the first handle equal to `handle`.
+    pub fn find(&self, handle: Handle) -> Option<u32> {
+        self.slots.iter().position(|h| *h == Some(handle)).map(|i| i as u32)
+    }
+
+    /// Removes the handle named `name`; returns it.
+    pub fn remove(&mut self, name: u32) -> Option<Handle> {
+        if name == 0 {
+            return None;
+        }
+        self.slots.get_mut(name as usize)?.take()
+    }
+}

@@ -1,0 +1,167 @@
+//! Threads and the round-robin scheduler.
+//!
+//! The scheduler loop ([`run`]) runs on the boot stack. It switches to the first ready thread;
+//! the thread runs (in ring 3, entering the kernel for system calls and faults) until it is
+//! preempted by the timer ([`preempt`]), or ends ([`exit_current`]); either way it switches
+//! back to the scheduler loop, which picks the next thread. A thread's kernel stack is freed
+//! by the loop, after it has switched away from it for the last time.
+//!
+//! ```text
+//!  run() ──switch──▶ thread A (ring 3 ⇄ kernel) ──preempt / exit──▶ run() ──switch──▶ B ...
+//! ```
+
+use super::TaskId;
+use crate::arch::{context, gdt, syscall};
+use crate::sync::IrqMutex;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use core::sync::atomic::{AtomicU64, Ordering};
+use x86_64::instructions::interrupts;
+use x86_64::VirtAddr;
+
+/// Words in a kernel stack (32 KiB).
+const KERNEL_STACK_WORDS: usize = 4096;
+
+/// Identifies a thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId(pub u32);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Ready,
+    Running,
+    Dead { status: i32 },
+}
+
+/// A thread: a kernel stack and the stack pointer saved when it is not running.
+struct Thread {
+    task: TaskId,
+    stack: Box<[u64]>,
+    saved_rsp: u64,
+    state: State,
+}
+
+impl Thread {
+    fn stack_top(&self) -> VirtAddr {
+        VirtAddr::from_ptr(self.stack.as_ptr_range().end)
+    }
+}
+
+#[derive(Default)]
+struct Scheduler {
+    threads: BTreeMap<ThreadId, Box<Thread>>,
+    ready: VecDeque<ThreadId>,
+    current: Option<ThreadId>,
+    next_id: u32,
+}
+
+static SCHED: IrqMutex<Scheduler> =
+    IrqMutex::new(Scheduler { threads: BTreeMap::new(), ready: VecDeque::new(), current: None, next_id: 1 });
+
+/// The scheduler loop's saved stack pointer while a thread runs.
+static SCHEDULER_RSP: AtomicU64 = AtomicU64::new(0);
+
+/// Adds a thread of `task` that starts in ring 3 at `entry` with stack pointer `user_stack`.
+pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr) -> ThreadId {
+    let mut stack = alloc::vec![0u64; KERNEL_STACK_WORDS].into_boxed_slice();
+    let saved_rsp = context::prepare_first_entry(&mut stack, entry, user_stack);
+    let mut sched = SCHED.lock();
+    let id = ThreadId(sched.next_id);
+    sched.next_id += 1;
+    sched.threads.insert(id, Box::new(Thread { task, stack, saved_rsp, state: State::Ready }));
+    sched.ready.push_back(id);
+    id
+}
+
+/// The task of the running thread, if a thread is running.
+pub fn current_task() -> Option<TaskId> {
+    let sched = SCHED.try_lock()?;
+    sched.current.and_then(|id| sched.threads.get(&id)).map(|t| t.task)
+}
+
+/// Runs ready threads until none is left, then returns (on the boot stack).
+pub fn run() {
+    loop {
+        let Some((thread, rsp, top, task)) = pick() else { return };
+        let Some(map) = super::map_of(task) else {
+            finish(thread);
+            continue;
+        };
+        let space = crate::vm_system::lock().space(map);
+        interrupts::without_interrupts(|| {
+            gdt::set_kernel_stack(top);
+            syscall::set_kernel_stack(top);
+            vm::pmap::Pmap::activate(&mut *crate::pmap::lock(), space);
+            // SAFETY: interrupts are off; `rsp` is the thread's saved stack (prepared by
+            // `spawn` or saved by its last switch), which nothing else runs on; the loop's own
+            // stack pointer goes to SCHEDULER_RSP, from which the thread switches back.
+            unsafe { context::switch(SCHEDULER_RSP.as_ptr(), rsp) };
+        });
+        finish(thread);
+    }
+}
+
+/// Takes the next ready thread and marks it running.
+fn pick() -> Option<(ThreadId, u64, VirtAddr, TaskId)> {
+    let mut sched = SCHED.lock();
+    let id = sched.ready.pop_front()?;
+    sched.current = Some(id);
+    let thread = sched.threads.get_mut(&id).expect("ready threads exist");
+    thread.state = State::Running;
+    Some((id, thread.saved_rsp, thread.stack_top(), thread.task))
+}
+
+/// Back in the loop after `id` ran: requeue it, or free it and reap its task if it ended.
+fn finish(id: ThreadId) {
+    crate::pmap::lock().deactivate();
+    let dead = {
+        let mut sched = SCHED.lock();
+        sched.current = None;
+        let thread = sched.threads.get(&id).expect("the thread exists");
+        match thread.state {
+            State::Dead { status } => {
+                let thread = sched.threads.remove(&id).expect("present");
+                Some((thread.task, status, thread))
+            }
+            _ => {
+                sched.threads.get_mut(&id).expect("present").state = State::Ready;
+                sched.ready.push_back(id);
+                None
+            }
+        }
+    };
+    if let Some((task, status, stack)) = dead {
+        drop(stack);
+        super::reap(task, status);
+    }
+}
+
+/// Gives the CPU back to the scheduler loop from the running thread, which stays ready.
+/// Called by the timer interrupt when it interrupted ring 3.
+pub fn preempt() {
+    switch_to_scheduler(None);
+}
+
+/// Ends the running thread (and its task) with `status`; never returns.
+pub fn exit_current(status: i32) -> ! {
+    switch_to_scheduler(Some(status));
+    unreachable!("a dead thread is never switched to");
+}
+
+fn switch_to_scheduler(exit: Option<i32>) {
+    interrupts::without_interrupts(|| {
+        let save = {
+            let mut sched = SCHED.lock();
+            let Some(id) = sched.current else { return };
+            let thread = sched.threads.get_mut(&id).expect("the current thread exists");
+            if let Some(status) = exit {
+                thread.state = State::Dead { status };
+            }
+            core::ptr::addr_of_mut!(thread.saved_rsp)
+        };
+        // SAFETY: interrupts are off; `save` points into the running thread's boxed record,
+        // which the loop frees only after this switch; SCHEDULER_RSP holds the loop's stack
+        // as its switch to this thread saved it.
+        unsafe { context::switch(save, SCHEDULER_RSP.load(Ordering::SeqCst)) };
+    });
+}

@@ -1,0 +1,68 @@
+//! System-call numbers.
+
+/// Every system call, by number (the value in `rax`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Sysno {
+    /// `console_write(ptr, len)`: writes bytes to the console.
+    ConsoleWrite = 0,
+    /// `task_exit(status)`: ends the calling task; does not return.
+    TaskExit = 1,
+    /// `mach_task_self()`: the caller's handle for itself.
+    MachTaskSelf = 2,
+    /// `vm_allocate(task, *address, size, flags)`.
+    VmAllocate = 10,
+    /// `vm_deallocate(task, address, size)`.
+    VmDeallocate = 11,
+    /// `vm_protect(task, address, size, set_maximum, new_protection)`.
+    VmProtect = 12,
+    /// `vm_inherit(task, address, size, new_inheritance)`.
+    VmInherit = 13,
+    /// `vm_region(task, *address, *size, *info)`.
+    VmRegion = 14,
+    /// `vm_behavior_set(task, address, size, behavior)`.
+    VmBehaviorSet = 15,
+    /// `vm_wire(host, task, address, size, access)`.
+    VmWire = 16,
+    /// `vm_msync(task, address, size, flags)`.
+    VmMsync = 17,
+    /// `vm_statistics(*stats)`: the VM counters (`vm_stat`).
+    VmStatistics = 18,
+}
+
+impl Sysno {
+    /// Every call, for tables and tests.
+    pub const ALL: [Sysno; 12] = [
+        Self::ConsoleWrite,
+        Self::TaskExit,
+        Self::MachTaskSelf,
+        Self::VmAllocate,
+        Self::VmDeallocate,
+        Self::VmProtect,
+        Self::VmInherit,
+        Self::VmRegion,
+        Self::VmBehaviorSet,
+        Self::VmWire,
+        Self::VmMsync,
+        Self::VmStatistics,
+    ];
+
+    /// The call with number `raw`, if any.
+    pub fn from_raw(raw: u64) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| *s as u64 == raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip_and_are_distinct() {
+        for (i, call) in Sysno::ALL.iter().enumerate() {
+            assert_eq!(Sysno::from_raw(*call as u64), Some(*call));
+            assert!(Sysno::ALL[..i].iter().all(|other| other != call), "{call:?} listed twice");
+        }
+        assert_eq!(Sysno::from_raw(9999), None);
+    }
+}

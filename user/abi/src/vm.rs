@@ -1,0 +1,138 @@
+//! Mach VM types and constants, and the structures calls exchange through memory.
+
+/// A user virtual address.
+pub type vm_address_t = u64;
+/// A size in bytes.
+pub type vm_size_t = u64;
+/// An offset in bytes.
+pub type vm_offset_t = u64;
+/// A protection: a set of `VM_PROT_*` bits.
+pub type vm_prot_t = i32;
+/// An inheritance: one of `VM_INHERIT_*`.
+pub type vm_inherit_t = u32;
+/// An access-pattern hint: one of `VM_BEHAVIOR_*`.
+pub type vm_behavior_t = i32;
+/// A handle (task, host, memory entry or copy) in the caller's handle table.
+pub type mach_port_t = u32;
+/// A Mach boolean.
+pub type boolean_t = u32;
+
+/// No access.
+pub const VM_PROT_NONE: vm_prot_t = 0;
+/// Read access.
+pub const VM_PROT_READ: vm_prot_t = 1;
+/// Write access.
+pub const VM_PROT_WRITE: vm_prot_t = 2;
+/// Execute access.
+pub const VM_PROT_EXECUTE: vm_prot_t = 4;
+/// Read and write: the protection of new memory.
+pub const VM_PROT_DEFAULT: vm_prot_t = VM_PROT_READ | VM_PROT_WRITE;
+/// Every access: the maximum protection of new memory.
+pub const VM_PROT_ALL: vm_prot_t = VM_PROT_READ | VM_PROT_WRITE | VM_PROT_EXECUTE;
+
+/// The child shares the memory.
+pub const VM_INHERIT_SHARE: vm_inherit_t = 0;
+/// The child gets a copy-on-write copy.
+pub const VM_INHERIT_COPY: vm_inherit_t = 1;
+/// The child gets nothing.
+pub const VM_INHERIT_NONE: vm_inherit_t = 2;
+/// The inheritance of new memory.
+pub const VM_INHERIT_DEFAULT: vm_inherit_t = VM_INHERIT_COPY;
+
+/// Place the memory exactly at `*address`.
+pub const VM_FLAGS_FIXED: i32 = 0;
+/// Place the memory anywhere (first fit from the bottom of the map).
+pub const VM_FLAGS_ANYWHERE: i32 = 1;
+
+/// No particular access pattern.
+pub const VM_BEHAVIOR_DEFAULT: vm_behavior_t = 0;
+/// Random access.
+pub const VM_BEHAVIOR_RANDOM: vm_behavior_t = 1;
+/// Sequential access.
+pub const VM_BEHAVIOR_SEQUENTIAL: vm_behavior_t = 2;
+/// Will be needed soon.
+pub const VM_BEHAVIOR_WILLNEED: vm_behavior_t = 5;
+/// Will not be needed.
+pub const VM_BEHAVIOR_DONTNEED: vm_behavior_t = 6;
+
+/// `vm_msync`: write back synchronously.
+pub const VM_SYNC_SYNCHRONOUS: i32 = 0x01;
+/// `vm_msync`: write back asynchronously.
+pub const VM_SYNC_ASYNCHRONOUS: i32 = 0x02;
+/// `vm_msync`: discard cached pages.
+pub const VM_SYNC_INVALIDATE: i32 = 0x04;
+
+/// Mach's TRUE.
+pub const TRUE: boolean_t = 1;
+/// Mach's FALSE.
+pub const FALSE: boolean_t = 0;
+/// No handle.
+pub const MACH_PORT_NULL: mach_port_t = 0;
+
+/// What `vm_region` reports of one region (GNU Mach's out-parameters, gathered).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmRegionInfo {
+    /// Current protection.
+    pub protection: vm_prot_t,
+    /// Maximum protection.
+    pub max_protection: vm_prot_t,
+    /// Inheritance.
+    pub inheritance: vm_inherit_t,
+    /// Whether the memory is shared with another task ([`TRUE`] or [`FALSE`]).
+    pub shared: boolean_t,
+    /// User wirings of the region.
+    pub user_wired_count: u32,
+    /// Access-pattern hint.
+    pub behavior: vm_behavior_t,
+    /// Byte offset of the region in its memory object.
+    pub offset: vm_offset_t,
+}
+
+/// The VM counters (`vm_stat`), in pages or events.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmStatistics {
+    /// Pages free.
+    pub free_count: u64,
+    /// Pages resident in memory objects.
+    pub resident_count: u64,
+    /// Pages mapped wired.
+    pub wire_count: u64,
+    /// Frames holding page tables.
+    pub page_table_count: u64,
+    /// Page faults resolved.
+    pub faults: u64,
+    /// Pages zero-filled by faults.
+    pub zero_fill_count: u64,
+    /// Pages copied by copy-on-write faults.
+    pub cow_faults: u64,
+}
+
+/// The arguments of `vm_map`, passed by address.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmMapArgs {
+    /// Target task.
+    pub target_task: mach_port_t,
+    /// In: the address (FIXED) or hint; out: where the memory was mapped.
+    pub address: vm_address_t,
+    /// Size in bytes.
+    pub size: vm_size_t,
+    /// Bits that must be clear in the chosen address.
+    pub mask: vm_address_t,
+    /// `VM_FLAGS_*`.
+    pub flags: i32,
+    /// A memory-entry handle, or [`MACH_PORT_NULL`] for anonymous memory.
+    pub object: mach_port_t,
+    /// Byte offset in the object.
+    pub offset: vm_offset_t,
+    /// Copy-on-write copy ([`TRUE`]) or shared mapping ([`FALSE`]).
+    pub copy: boolean_t,
+    /// Current protection.
+    pub cur_protection: vm_prot_t,
+    /// Maximum protection.
+    pub max_protection: vm_prot_t,
+    /// Inheritance.
+    pub inheritance: vm_inherit_t,
+}

@@ -54,8 +54,8 @@ pub enum BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Spawn(e) => write!(f, "cannot run cargo to build the kernel: {e}"),
-            Self::Failed => write!(f, "building the kernel failed (see the errors above)"),
+            Self::Spawn(e) => write!(f, "cannot run cargo to build the kernel or user programs: {e}"),
+            Self::Failed => write!(f, "building the kernel or user programs failed (see the errors above)"),
             Self::Missing(name) => write!(f, "cargo built no executable named `{name}`"),
         }
     }
@@ -80,18 +80,37 @@ pub fn kernel_target_dir() -> PathBuf {
     base.join("kernel")
 }
 
+/// The directory that holds user-program builds (and the ramdisks made of them).
+pub fn user_target_dir() -> PathBuf {
+    kernel_target_dir().with_file_name("user")
+}
+
 fn cargo(subcommand: &str, profile: KernelProfile) -> Command {
+    cargo_for("kernel", kernel_target_dir(), subcommand, profile)
+}
+
+fn cargo_for(package: &str, target_dir: PathBuf, subcommand: &str, profile: KernelProfile) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace_root())
-        .args([subcommand, "--package", "kernel", "--target", KERNEL_TARGET])
+        .args([subcommand, "--package", package, "--target", KERNEL_TARGET])
         .args(["--profile", profile.cargo_name()])
         .arg("--target-dir")
-        .arg(kernel_target_dir())
+        .arg(target_dir)
         .args(["--message-format", "json-render-diagnostics"])
         .stdout(Stdio::piped());
     command
+}
+
+/// Builds every user program (the binaries of `user/programs`), linked at fixed addresses
+/// (static relocation model: `ET_EXEC` files the kernel's loader takes as they are).
+pub fn build_user_programs(profile: KernelProfile) -> Result<Vec<KernelElf>, BuildError> {
+    let mut command = cargo_for("machvm-programs", user_target_dir(), "build", profile);
+    command.args(["--bins"]).env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static");
+    let mut programs = run(command, false)?;
+    programs.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(programs)
 }
 
 /// Builds the main kernel binary.

@@ -22,6 +22,8 @@ Options:
                           from 64M to 64G (default 1G)
       --timeout SECONDS   stop QEMU after SECONDS; 0 waits forever (default 120)
       --accel tcg|kvm     QEMU accelerator (default tcg)
+      --init PATH         boot the user ELF executable at PATH as the init task
+                          instead of the default demo
   -h, --help              print this help";
 
 /// What the command line asks for.
@@ -67,6 +69,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageE
             Long("mem") => config.memory_mib = parse_memory(&text(&mut parser, "--mem")?)?,
             Long("timeout") => config.timeout = parse_timeout(&text(&mut parser, "--timeout")?)?,
             Long("accel") => config.accel = parse_accel(&text(&mut parser, "--accel")?)?,
+            Long("init") => config.init = Some(parse_init(parser.value()?.into())?),
             Short('h') | Long("help") => return Ok(Request::Help),
             _ => return Err(arg.unexpected().into()),
         }
@@ -82,6 +85,17 @@ fn text(parser: &mut lexopt::Parser, option: &str) -> Result<String, UsageError>
     value
         .into_string()
         .map_err(|_| UsageError(format!("the value of {option} is not valid UTF-8")))
+}
+
+/// An init program: a readable file that starts like an ELF file.
+fn parse_init(path: std::path::PathBuf) -> Result<std::path::PathBuf, UsageError> {
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(&path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
+    match read {
+        Err(e) => Err(UsageError(format!("--init: cannot read `{}`: {e}", path.display()))),
+        Ok(()) if magic != *b"\x7fELF" => Err(UsageError(format!("--init: `{}` is not an ELF file", path.display()))),
+        Ok(()) => Ok(path),
+    }
 }
 
 fn parse_cpus(value: &str) -> Result<u32, UsageError> {
@@ -192,6 +206,16 @@ mod tests {
         assert!(error(&["--bogus"]).contains("--bogus"));
         assert!(error(&["extra"]).contains("extra"));
         assert!(error(&["--smp"]).contains("--smp"));
+    }
+
+    #[test]
+    fn init_must_be_a_readable_elf_file() {
+        assert!(error(&["--init", "/nonexistent/prog"]).contains("cannot read"));
+        assert!(error(&["--init", "Cargo.toml"]).contains("not an ELF file"));
+        assert!(error(&["--init"]).contains("--init"));
+        let elf = std::env::current_exe().expect("the test binary");
+        let elf = elf.to_str().expect("UTF-8 path");
+        assert_eq!(run(&["--init", elf]).unwrap().init, Some(elf.into()));
     }
 
     #[test]

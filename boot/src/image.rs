@@ -39,21 +39,30 @@ fn boot_config() -> BootConfig {
     config
 }
 
-/// Makes (or reuses, if newer than the kernel) the disk image of `kernel` for `firmware`,
-/// written next to the kernel ELF file.
-pub fn disk_image(kernel: &Path, firmware: Firmware) -> Result<PathBuf, ImageError> {
+/// Makes (or reuses, if newer than the kernel and the ramdisk) the disk image of `kernel`
+/// with `ramdisk` for `firmware`, written next to the kernel ELF file (named after both).
+pub fn disk_image(kernel: &Path, ramdisk: Option<&Path>, firmware: Firmware) -> Result<PathBuf, ImageError> {
     let suffix = match firmware {
         Firmware::Bios => "bios.img",
         Firmware::Uefi => "uefi.img",
     };
-    let image = kernel.with_extension(suffix);
-    if is_newer(&image, kernel) {
+    let stem = ramdisk.and_then(Path::file_stem).map(|s| format!("{}.", s.to_string_lossy())).unwrap_or_default();
+    let image = kernel.with_extension(format!("{stem}{suffix}"));
+    if is_newer(&image, kernel) && ramdisk.is_none_or(|r| is_newer(&image, r)) {
         return Ok(image);
     }
     let config = boot_config();
     let result = match firmware {
-        Firmware::Bios => BiosBoot::new(kernel).set_boot_config(&config).create_disk_image(&image),
-        Firmware::Uefi => UefiBoot::new(kernel).set_boot_config(&config).create_disk_image(&image),
+        Firmware::Bios => {
+            let mut boot = BiosBoot::new(kernel);
+            ramdisk.map(|r| boot.set_ramdisk(r));
+            boot.set_boot_config(&config).create_disk_image(&image)
+        }
+        Firmware::Uefi => {
+            let mut boot = UefiBoot::new(kernel);
+            ramdisk.map(|r| boot.set_ramdisk(r));
+            boot.set_boot_config(&config).create_disk_image(&image)
+        }
     };
     result.map_err(|e| ImageError { kernel: kernel.to_path_buf(), cause: format!("{e:#}") })?;
     Ok(image)

@@ -111,9 +111,10 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// Boots `kernel` on `machine`, echoing its console, and judges the result.
-pub fn run(kernel: &KernelElf, machine: &MachineConfig) -> Result<Verdict, RunError> {
-    let image = image::disk_image(&kernel.path, machine.firmware).map_err(RunError::Image)?;
+/// Boots `kernel` (with `ramdisk`, if any) on `machine`, echoing its console, and judges
+/// the result.
+pub fn run(kernel: &KernelElf, ramdisk: Option<&std::path::Path>, machine: &MachineConfig) -> Result<Verdict, RunError> {
+    let image = image::disk_image(&kernel.path, ramdisk, machine.firmware).map_err(RunError::Image)?;
     let command = qemu::command(&image, machine).map_err(RunError::Qemu)?;
     let mut report = Report::default();
     let start = Instant::now();

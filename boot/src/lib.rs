@@ -9,6 +9,7 @@ pub mod cli;
 pub mod image;
 pub mod ktest;
 pub mod qemu;
+pub mod ramdisk;
 
 use std::path::PathBuf;
 

@@ -6,6 +6,9 @@ use boot::qemu::{self, MachineConfig, Outcome, GDB_PORT};
 use boot::image;
 use std::process::ExitCode;
 
+/// The user program `cargo run` boots as init unless `--init` names another.
+const DEFAULT_INIT: &str = "init";
+
 fn main() -> ExitCode {
     let config = match cli::parse(std::env::args_os().skip(1)) {
         Ok(Request::Run(config)) => config,
@@ -32,8 +35,15 @@ fn main() -> ExitCode {
 }
 
 fn boot_kernel(config: &MachineConfig) -> Result<Outcome, Box<dyn std::error::Error>> {
-    let kernel = build::build_kernel(KernelProfile::for_this_build())?;
-    let image = image::disk_image(&kernel.path, config.firmware)?;
+    let profile = KernelProfile::for_this_build();
+    let programs = build::build_user_programs(profile)?;
+    let init = match &config.init {
+        Some(path) => path.clone(),
+        None => programs.iter().find(|p| p.name == DEFAULT_INIT).ok_or("the default init program was not built")?.path.clone(),
+    };
+    let ramdisk = boot::ramdisk::make(&init, &programs)?;
+    let kernel = build::build_kernel(profile)?;
+    let image = image::disk_image(&kernel.path, Some(&ramdisk), config.firmware)?;
     let command = qemu::command(&image, config)?;
     if config.gdb {
         eprintln!(

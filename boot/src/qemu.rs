@@ -43,6 +43,8 @@ pub struct MachineConfig {
     pub accel: Accel,
     /// Stop the machine after this long; `None` waits forever.
     pub timeout: Option<Duration>,
+    /// The user program to boot as the init task (`None`: the default demo).
+    pub init: Option<std::path::PathBuf>,
 }
 
 impl Default for MachineConfig {
@@ -54,6 +56,7 @@ impl Default for MachineConfig {
             memory_mib: 1024,
             accel: Accel::Tcg,
             timeout: Some(Duration::from_secs(120)),
+            init: None,
         }
     }
 }

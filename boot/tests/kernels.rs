@@ -1,10 +1,11 @@
-//! Boots every test kernel (`tests/kernel/*.rs`) in QEMU and reports each like libtest.
+//! Boots every test kernel (`tests/kernel/*.rs`) in QEMU, then the kernel with each user test
+//! program (`user/programs`, the `test_*` binaries) as init, and reports each like libtest.
 //!
 //! Arguments: names (or parts of names) of the test kernels to run; options meant for libtest
 //! (`--nocapture` and the like, which `cargo test -- ARGS` passes to every test binary) are
 //! accepted and have no effect.
 
-use boot::build::{self, KernelProfile};
+use boot::build::{self, KernelElf, KernelProfile};
 use boot::image::Firmware;
 use boot::ktest;
 use boot::qemu::{MachineConfig, Outcome};
@@ -29,6 +30,33 @@ fn timeout() -> Result<Duration, String> {
     }
 }
 
+/// The test kernels, the user programs and the main kernel, built.
+fn build_all() -> Result<(Vec<KernelElf>, Vec<KernelElf>, KernelElf), build::BuildError> {
+    let kernels = build::build_test_kernels(KernelProfile::Checked)?;
+    let programs = build::build_user_programs(KernelProfile::Checked)?;
+    let main_kernel = build::build_kernel(KernelProfile::Checked)?;
+    Ok((kernels, programs, main_kernel))
+}
+
+/// Prints a run's verdict; returns whether it passed.
+fn judge(verdict: Result<ktest::Verdict, String>) -> bool {
+    match verdict {
+        Ok(verdict) => {
+            if verdict.outcome != Outcome::Success {
+                println!("error: {}", verdict.outcome);
+            } else if !verdict.passed() {
+                println!("error: not every announced test reported ok");
+            }
+            println!("\n{verdict}");
+            verdict.passed()
+        }
+        Err(error) => {
+            println!("error: {error}");
+            false
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let timeout = match timeout() {
         Ok(timeout) => timeout,
@@ -38,17 +66,16 @@ fn main() -> ExitCode {
         }
     };
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let kernels = match build::build_test_kernels(KernelProfile::Checked) {
-        Ok(kernels) => kernels,
+    let (kernels, programs, main_kernel) = match build_all() {
+        Ok(built) => built,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::FAILURE;
         }
     };
-    let selected: Vec<_> = kernels
-        .iter()
-        .filter(|k| filters.is_empty() || filters.iter().any(|f| k.name.contains(f.as_str())))
-        .collect();
+    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    let selected: Vec<_> = kernels.iter().filter(|k| wanted(&k.name)).collect();
+    let user_tests: Vec<_> = programs.iter().filter(|p| p.name.starts_with("test_") && wanted(&p.name)).collect();
     let machine = MachineConfig {
         memory_mib: TEST_MEMORY_MIB,
         timeout: Some(timeout),
@@ -65,22 +92,18 @@ fn main() -> ExitCode {
         total += 1;
         let firmware = if machine.firmware == Firmware::Uefi { "UEFI" } else { "BIOS" };
         println!("\n     Running test kernel {} with {firmware} ({})", kernel.name, kernel.path.display());
-        match ktest::run(kernel, machine) {
-            Ok(verdict) => {
-                if verdict.outcome != Outcome::Success {
-                    println!("error: {}", verdict.outcome);
-                } else if !verdict.passed() {
-                    println!("error: not every announced test reported ok");
-                }
-                if !verdict.passed() {
-                    failed.push(format!("{} ({firmware})", kernel.name));
-                }
-                println!("\n{verdict}");
-            }
-            Err(error) => {
-                println!("error: {error}");
-                failed.push(format!("{} ({firmware})", kernel.name));
-            }
+        if !judge(ktest::run(kernel, None, machine).map_err(|e| e.to_string())) {
+            failed.push(format!("{} ({firmware})", kernel.name));
+        }
+    }
+    for program in user_tests {
+        total += 1;
+        println!("\n     Running user test {} ({})", program.name, program.path.display());
+        let verdict = boot::ramdisk::make(&program.path, &programs)
+            .map_err(|e| e.to_string())
+            .and_then(|ramdisk| ktest::run(&main_kernel, Some(&ramdisk), &machine).map_err(|e| e.to_string()));
+        if !judge(verdict) {
+            failed.push(program.name.clone());
         }
     }
     println!("\n{} passed, {} failed", total - failed.len(), failed.len());

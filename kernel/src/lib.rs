@@ -21,6 +21,7 @@ extern crate alloc;
 pub mod arch;
 pub mod boot;
 pub mod console;
+pub mod init_task;
 pub mod memory;
 pub mod panic;
 pub mod pmap;

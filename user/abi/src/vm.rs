@@ -136,3 +136,7 @@ pub struct VmMapArgs {
     /// Inheritance.
     pub inheritance: vm_inherit_t,
 }
+
+/// The name of the privileged host handle in the init task's table (name 1 is the task
+/// itself).
+pub const INIT_HOST_PRIV: mach_port_t = 2;

@@ -1,0 +1,94 @@
+//! The system calls, with Mach names, types and argument order.
+
+use crate::syscall::syscall;
+use machvm_abi::kern::kern_return_t;
+use machvm_abi::vm::*;
+use machvm_abi::Sysno;
+
+fn kr(raw: u64) -> kern_return_t {
+    raw as kern_return_t
+}
+
+fn ptr<T>(p: &mut T) -> u64 {
+    p as *mut T as u64
+}
+
+/// The caller's handle for itself.
+pub fn mach_task_self() -> mach_port_t {
+    // SAFETY: the call takes no argument.
+    unsafe { syscall(Sysno::MachTaskSelf, [0; 6]) as mach_port_t }
+}
+
+/// The privileged host handle, as the init task holds it.
+pub fn mach_host_priv() -> mach_port_t {
+    INIT_HOST_PRIV
+}
+
+/// Prints `text` on the console.
+pub fn console_write(text: &[u8]) -> kern_return_t {
+    // SAFETY: the kernel only reads `text`.
+    kr(unsafe { syscall(Sysno::ConsoleWrite, [text.as_ptr() as u64, text.len() as u64, 0, 0, 0, 0]) })
+}
+
+/// Ends the calling task with `status`.
+pub fn task_exit(status: i32) -> ! {
+    // SAFETY: the call takes a number and does not return.
+    unsafe { syscall(Sysno::TaskExit, [status as u64, 0, 0, 0, 0, 0]) };
+    unreachable!("task_exit returned")
+}
+
+/// Allocates zero-filled memory in `target_task`: at `*address` (`VM_FLAGS_FIXED`) or
+/// anywhere (`VM_FLAGS_ANYWHERE`, which sets `*address`).
+pub fn vm_allocate(target_task: mach_port_t, address: &mut vm_address_t, size: vm_size_t, flags: i32) -> kern_return_t {
+    // SAFETY: the kernel reads and writes `*address`, a live u64.
+    kr(unsafe { syscall(Sysno::VmAllocate, [target_task.into(), ptr(address), size, flags as u64, 0, 0]) })
+}
+
+/// Removes every mapping in the range.
+pub fn vm_deallocate(target_task: mach_port_t, address: vm_address_t, size: vm_size_t) -> kern_return_t {
+    // SAFETY: the arguments are numbers.
+    kr(unsafe { syscall(Sysno::VmDeallocate, [target_task.into(), address, size, 0, 0, 0]) })
+}
+
+/// Sets the current (or, with `set_maximum`, the maximum) protection of the range.
+pub fn vm_protect(target_task: mach_port_t, address: vm_address_t, size: vm_size_t, set_maximum: boolean_t, new_protection: vm_prot_t) -> kern_return_t {
+    // SAFETY: the arguments are numbers.
+    kr(unsafe { syscall(Sysno::VmProtect, [target_task.into(), address, size, set_maximum.into(), new_protection as u64, 0]) })
+}
+
+/// Sets the inheritance of the range.
+pub fn vm_inherit(target_task: mach_port_t, address: vm_address_t, size: vm_size_t, new_inheritance: vm_inherit_t) -> kern_return_t {
+    // SAFETY: the arguments are numbers.
+    kr(unsafe { syscall(Sysno::VmInherit, [target_task.into(), address, size, new_inheritance.into(), 0, 0]) })
+}
+
+/// Stores an access-pattern hint on the range.
+pub fn vm_behavior_set(target_task: mach_port_t, address: vm_address_t, size: vm_size_t, behavior: vm_behavior_t) -> kern_return_t {
+    // SAFETY: the arguments are numbers.
+    kr(unsafe { syscall(Sysno::VmBehaviorSet, [target_task.into(), address, size, behavior as u64, 0, 0]) })
+}
+
+/// Synchronises the range with its backing store (anonymous memory is always in sync).
+pub fn vm_msync(target_task: mach_port_t, address: vm_address_t, size: vm_size_t, sync_flags: i32) -> kern_return_t {
+    // SAFETY: the arguments are numbers.
+    kr(unsafe { syscall(Sysno::VmMsync, [target_task.into(), address, size, sync_flags as u64, 0, 0]) })
+}
+
+/// Describes the region containing `*address`, or the next one above it: sets `*address`,
+/// `*size` and `*info`.
+pub fn vm_region(target_task: mach_port_t, address: &mut vm_address_t, size: &mut vm_size_t, info: &mut VmRegionInfo) -> kern_return_t {
+    // SAFETY: the kernel reads `*address` and writes the three live out-parameters.
+    kr(unsafe { syscall(Sysno::VmRegion, [target_task.into(), ptr(address), ptr(size), ptr(info), 0, 0]) })
+}
+
+/// Wires the range for `access` (or, with `VM_PROT_NONE`, removes one wiring).
+pub fn vm_wire(host_priv: mach_port_t, target_task: mach_port_t, address: vm_address_t, size: vm_size_t, access: vm_prot_t) -> kern_return_t {
+    // SAFETY: the arguments are numbers.
+    kr(unsafe { syscall(Sysno::VmWire, [host_priv.into(), target_task.into(), address, size, access as u64, 0]) })
+}
+
+/// Reads the VM counters.
+pub fn vm_statistics(stats: &mut VmStatistics) -> kern_return_t {
+    // SAFETY: the kernel writes `*stats`, a live struct.
+    kr(unsafe { syscall(Sysno::VmStatistics, [ptr(stats), 0, 0, 0, 0, 0]) })
+}

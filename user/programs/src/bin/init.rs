@@ -1,0 +1,79 @@
+//! The default demo: allocates, writes and protects memory, wires some, then prints a
+//! vmmap-style table of its regions and vm_stat-style counters.
+
+#![no_std]
+#![no_main]
+
+use mach::*;
+
+mach::entry!(main);
+
+const PAGE: u64 = 4096;
+
+fn check(what: &str, kr: kern_return_t) {
+    assert_eq!(kr, KERN_SUCCESS, "{what} failed");
+}
+
+fn main() -> i32 {
+    let task = mach_task_self();
+    println!("init: task {task} running in ring 3");
+
+    let mut buffer = 0;
+    check("vm_allocate", vm_allocate(task, &mut buffer, 16 * PAGE, VM_FLAGS_ANYWHERE));
+    println!("vm_allocate: 16 pages at {buffer:#x}");
+    let bytes = buffer as *mut u8;
+    for page in 0..16 {
+        // SAFETY: the 16 pages at `buffer` were just allocated read-write for this task.
+        unsafe { bytes.add((page * PAGE) as usize).write(page as u8 + 1) };
+    }
+    println!("wrote the first byte of every page (zero-fill faults)");
+
+    check("vm_protect", vm_protect(task, buffer, 4 * PAGE, FALSE, VM_PROT_READ));
+    println!("vm_protect: first 4 pages read-only");
+    check("vm_inherit", vm_inherit(task, buffer + 4 * PAGE, 4 * PAGE, VM_INHERIT_SHARE));
+    check("vm_wire", vm_wire(mach_host_priv(), task, buffer + 8 * PAGE, 4 * PAGE, VM_PROT_READ | VM_PROT_WRITE));
+    println!("vm_wire: 4 pages wired");
+
+    print_regions(task);
+    print_statistics();
+    check("vm_deallocate", vm_deallocate(task, buffer, 16 * PAGE));
+    println!("init: done");
+    0
+}
+
+fn prot(p: vm_prot_t) -> [u8; 3] {
+    let bit = |b, c| if p & b != 0 { c } else { b'-' };
+    [bit(VM_PROT_READ, b'r'), bit(VM_PROT_WRITE, b'w'), bit(VM_PROT_EXECUTE, b'x')]
+}
+
+fn text(bytes: &[u8; 3]) -> &str {
+    core::str::from_utf8(bytes).unwrap_or("???")
+}
+
+fn print_regions(task: mach_port_t) {
+    println!("{:<33} {:>8}  cur/max  inherit  shared  wired", "range", "size");
+    let mut address = 0;
+    loop {
+        let (mut size, mut info) = (0, VmRegionInfo::default());
+        if vm_region(task, &mut address, &mut size, &mut info) != KERN_SUCCESS {
+            break;
+        }
+        let inherit = ["share", "copy", "none"].get(info.inheritance as usize).copied().unwrap_or("?");
+        let (cur, max) = (prot(info.protection), prot(info.max_protection));
+        println!(
+            "{:#016x}-{:#016x} {:>7}K  {}/{}  {:<7}  {:<6}  {}",
+            address, address + size, size / 1024, text(&cur), text(&max), inherit,
+            if info.shared != 0 { "yes" } else { "no" }, info.user_wired_count
+        );
+        address += size;
+    }
+}
+
+fn print_statistics() {
+    let mut s = VmStatistics::default();
+    check("vm_statistics", vm_statistics(&mut s));
+    println!(
+        "vm_stat: free {} resident {} wired {} page-tables {} | faults {} zero-fill {} copy-on-write {}",
+        s.free_count, s.resident_count, s.wire_count, s.page_table_count, s.faults, s.zero_fill_count, s.cow_faults
+    );
+}

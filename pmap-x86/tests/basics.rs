@@ -239,3 +239,19 @@ fn zero_and_copy_page() {
     window.read(b, 100, &mut out);
     assert_eq!(out, [0; 4]);
 }
+
+#[test]
+fn tables_needed_counts_each_missing_table_once() {
+    let mut f = Fixture::new(false);
+    let s = f.space();
+    assert_eq!(f.pmap.tables_needed(s, pages(A, 1)), 3, "P3, P2 and P1 missing");
+    assert_eq!(f.pmap.tables_needed(s, pages(A, 1024)), 4, "two P1 tables under one P2");
+    let before = f.arena.free_frames() as u64;
+    let flush = f.pmap.enter(s, page(A), f.data[0], Prot::DEFAULT, Wiring::Pageable).unwrap();
+    f.apply(flush);
+    assert_eq!(before - f.arena.free_frames() as u64, 3, "the count was exact");
+    assert_eq!(f.pmap.tables_needed(s, pages(A, 512)), 0, "the same P1 table");
+    assert_eq!(f.pmap.tables_needed(s, pages(A + (2 << 20), 1)), 1, "a new P1 table");
+    assert_eq!(f.pmap.tables_needed(s, pages(A + (1 << 30), 1)), 2, "a new P2 and P1");
+    assert_eq!(f.pmap.tables_needed(s, pages(A + (512 << 30), 1)), 3, "a new P3, P2 and P1");
+}

@@ -39,12 +39,21 @@ pub enum FaultOutcome {
     OutOfMemory,
 }
 
-/// Where a fault takes the frames it needs.
+/// Where a fault takes the frames it needs, and what it is for.
 pub(crate) enum FrameSource<'a> {
-    /// From the frame allocator.
+    /// From the frame allocator: an ordinary fault.
     Allocator,
-    /// From frames reserved beforehand (wiring, which must not fail half way).
+    /// From frames reserved beforehand: a wiring fault, which must not fail half way, and
+    /// which always brings the page into the entry's own object (copying it up from a backing
+    /// object even for a read), so that a wired translation never refers to a page that a
+    /// later copy-on-write could replace under it.
     Reserved(&'a mut Vec<Frame>),
+}
+
+impl FrameSource<'_> {
+    fn wiring(&self) -> bool {
+        matches!(self, Self::Reserved(_))
+    }
 }
 
 /// What stage 2 decided.
@@ -69,7 +78,9 @@ impl<M: Machine> Vm<M> {
             Some(e) if !e.protection.contains(access.needs()) => return FaultOutcome::ProtectionFailure,
             Some(e) => e.clone(),
         };
-        let write = access == Access::Write;
+        // A wiring fault resolves like a write (into the entry's own object), but maps with
+        // the entry's protection as a read would.
+        let write = access == Access::Write || source.wiring();
         let plan = self.plan(&entry, addr, write);
         let fresh = match plan.needs_frame {
             false => None,
@@ -127,10 +138,16 @@ impl<M: Machine> Vm<M> {
             }
             return (frame, prot);
         };
+        let mut flush = TlbFlush::new();
         match plan.found {
             Some((_, source, _)) => {
                 self.pmap.copy_page(source, frame);
                 self.counters.cow_faults += 1;
+                if self.object(top).refs > 1 {
+                    // Other maps share `top` and may translate this index to the page below,
+                    // which `top` now hides: drop those translations (a fault rebuilds them).
+                    flush.merge(self.pmap.page_protect(source, Prot::NONE));
+                }
             }
             None => {
                 self.pmap.zero_page(frame);
@@ -139,7 +156,6 @@ impl<M: Machine> Vm<M> {
         }
         self.object_mut(top).pages.insert(index, frame);
         self.resident += 1;
-        let mut flush = TlbFlush::new();
         self.try_bypass(top, &mut flush);
         self.apply(flush);
         (frame, prot)

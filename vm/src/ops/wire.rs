@@ -22,11 +22,21 @@ impl<M: Machine> Vm<M> {
     pub fn wire(&mut self, map: MapId, start: Page, end: Page, access: Prot) -> Result<(), VmError> {
         let (start, end) = (start.addr(), end.addr());
         self.check_wire(map, start, end, access)?;
-        let write = access.contains(Prot::WRITE);
-        let mut pool = self.reserve(self.frames_to_wire(map, start, end, write))?;
+        let mut pool = self.reserve(self.frames_to_wire(map, start, end))?;
+        let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
+        if self.frames.free_frames() < self.pmap.tables_needed(self.map(map).space, range) {
+            pool.into_iter().for_each(|f| self.frames.deallocate_frame(f));
+            return Err(VmError::OutOfMemory);
+        }
         self.clip(map, start, end);
         self.adjust_user_wiring(map, start, end, 1);
-        let fault_access = if write { Access::Write } else { Access::Read };
+        let fault_access = if access.contains(Prot::WRITE) {
+            Access::Write
+        } else if access.contains(Prot::READ) {
+            Access::Read
+        } else {
+            Access::Execute
+        };
         let outcome = self.fault_range(map, start, end, fault_access, &mut FrameSource::Reserved(&mut pool));
         pool.into_iter().for_each(|f| self.frames.deallocate_frame(f));
         if outcome != FaultOutcome::Resolved {
@@ -73,15 +83,18 @@ impl<M: Machine> Vm<M> {
         Ok(())
     }
 
-    /// An upper bound of the frames that faulting `[start, end)` in can take.
-    fn frames_to_wire(&self, map: MapId, start: u64, end: u64, write: bool) -> usize {
+    /// An upper bound of the data frames that wiring `[start, end)` takes: one for every page
+    /// not already in its entry's own object (wiring copies shared pages up, see
+    /// `FrameSource::Reserved`).
+    fn frames_to_wire(&self, map: MapId, start: u64, end: u64) -> usize {
         let mut needed = 0;
         let mut addr = start;
         while addr < end {
             let e = self.map(map).lookup(addr).expect("covered");
             let found = e.object.and_then(|o| self.find_page(o, e.object_index(addr)));
-            let private = matches!(found, Some((_, _, 0))) && !e.needs_copy;
-            if found.is_none() || (write && !private) {
+            let sole_user = e.object.is_some_and(|o| self.object(o).refs == 1);
+            let private = matches!(found, Some((_, _, 0))) && (!e.needs_copy || sole_user);
+            if !private {
                 needed += 1;
             }
             addr += PAGE_SIZE;
@@ -119,3 +132,4 @@ impl<M: Machine> Vm<M> {
         }
     }
 }
+

@@ -24,6 +24,7 @@
 //! | [`flush`](Pmap::flush) | whoever received a [`TlbFlush`], before relying on the change | — |
 //! | [`zero_page`](Pmap::zero_page) / [`copy_page`](Pmap::copy_page) | zero-fill and copy-on-write faults | — |
 //! | [`counts`](Pmap::counts) / [`space_counts`](Pmap::space_counts) | frame accounting, statistics, consistency checks | — |
+//! | [`tables_needed`](Pmap::tables_needed) | operations that reserve memory before changing anything (wiring) | — |
 //!
 //! # Protections
 //!
@@ -190,6 +191,11 @@ pub trait Pmap {
     /// Present leaf mappings of `space`, and how many of them are wired (pmap(9)'s
     /// `pmap_resident_count` and `pmap_wired_count`).
     fn space_counts(&self, space: SpaceId) -> SpaceCounts;
+
+    /// At most how many frames [`enter`](Pmap::enter) would take for page tables to map every
+    /// page of `range` in `space` as things stand. Callers that must not fail half way
+    /// (wiring) check that this many frames are free before they start.
+    fn tables_needed(&self, space: SpaceId, range: PageRange) -> u64;
 }
 
 /// What one address space holds.

@@ -53,9 +53,11 @@ pub fn run(ramdisk: Option<&'static [u8]>) -> Result<i32, InitError> {
     .map_err(InitError::Ramdisk)?;
     let program = first.ok_or(InitError::Empty)?;
     let init = loader::spawn(program.name, program.image, true).map_err(InitError::Load)?;
+    task::retain(init);
     log::info!("init: task {} ({}) started", init.0, program.name);
     sched::run();
     let status = task::exit_status(init).expect("every task has ended");
+    task::forget(init);
     log::info!("init: exited with status {status}");
     Ok(status)
 }

@@ -35,17 +35,18 @@ pub unsafe extern "C" fn switch(save: *mut u64, load: u64) {
     );
 }
 
-/// Leaves for ring 3 through the `iretq` frame on the stack, with every general register
-/// cleared so that nothing of the kernel leaks.
+/// Leaves for ring 3 through the `iretq` frame on the stack, with the thread's argument in
+/// `rdi` (popped first) and every other general register cleared so that nothing of the
+/// kernel leaks.
 #[unsafe(naked)]
 unsafe extern "C" fn enter_user() {
     core::arch::naked_asm!(
+        "pop rdi",
         "xor eax, eax",
         "xor ebx, ebx",
         "xor ecx, ecx",
         "xor edx, edx",
         "xor esi, esi",
-        "xor edi, edi",
         "xor ebp, ebp",
         "xor r8d, r8d",
         "xor r9d, r9d",
@@ -59,23 +60,26 @@ unsafe extern "C" fn enter_user() {
     );
 }
 
-/// Words [`prepare_first_entry`] writes below the top of a stack.
-pub const FIRST_ENTRY_WORDS: usize = 6 + 1 + 5;
+/// Words [`prepare_first_entry`] writes below the top of a stack (an even number, so the
+/// `iretq` frame stays 16-byte aligned).
+pub const FIRST_ENTRY_WORDS: usize = 6 + 1 + 1 + 5 + 1;
 
 /// Lays out `stack` (a fresh kernel stack, 16-byte aligned at its end) so that the first
-/// [`switch`] to it enters ring 3 at `entry` with stack pointer `user_stack` and interrupts
-/// on; returns the stack pointer to switch to.
-pub fn prepare_first_entry(stack: &mut [u64], entry: VirtAddr, user_stack: VirtAddr) -> u64 {
+/// [`switch`] to it enters ring 3 at `entry` with stack pointer `user_stack`, `arg` in `rdi`
+/// and interrupts on; returns the stack pointer to switch to.
+pub fn prepare_first_entry(stack: &mut [u64], entry: VirtAddr, user_stack: VirtAddr, arg: u64) -> u64 {
     let selectors = super::gdt::selectors();
     let n = stack.len();
     let frame = [
         0, 0, 0, 0, 0, 0, // r15, r14, r13, r12, rbx, rbp
         enter_user as *const () as u64,
+        arg,
         entry.as_u64(),
         u64::from(selectors.user_code.0),
         0x202, // RFLAGS: IF and the reserved bit 1
         user_stack.as_u64(),
         u64::from(selectors.user_data.0),
+        0, // padding
     ];
     stack[n - FIRST_ENTRY_WORDS..].copy_from_slice(&frame);
     stack[n - FIRST_ENTRY_WORDS..].as_ptr() as u64

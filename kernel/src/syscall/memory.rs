@@ -22,7 +22,7 @@ pub fn call(call: Sysno, a: [u64; 6]) -> KernResult {
         Sysno::VmRegion => vm_region(a[0], a[1], a[2], a[3]),
         Sysno::VmWire => vm_wire(a[0], a[1], a[2], a[3], a[4]),
         Sysno::VmStatistics => vm_statistics(a[0]),
-        Sysno::ConsoleWrite | Sysno::TaskExit | Sysno::MachTaskSelf => Err(KERN_INVALID_ARGUMENT),
+        _ => Err(KERN_INVALID_ARGUMENT),
     }
 }
 

@@ -7,6 +7,7 @@
 //! call that fails has changed nothing.
 
 mod memory;
+mod tasks;
 pub mod user;
 
 use crate::arch::syscall::SyscallFrame;
@@ -26,6 +27,12 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Some(Sysno::ConsoleWrite) => code(console_write(a[0], a[1])),
         Some(Sysno::TaskExit) => sched::exit_current(a[0] as i32),
         Some(Sysno::MachTaskSelf) => i64::from(task_self()),
+        Some(Sysno::TaskCreate) => code(tasks::task_create(a[0], a[1], a[2])),
+        Some(Sysno::ThreadCreateRunning) => code(tasks::thread_create_running(a[0], a[1], a[2], a[3])),
+        Some(Sysno::TaskTerminate) => code(tasks::task_terminate(a[0])),
+        Some(Sysno::TaskWait) => code(tasks::task_wait(a[0], a[1])),
+        Some(Sysno::TaskInfo) => code(tasks::task_info(a[0], a[1])),
+        Some(Sysno::MachPortDeallocate) => code(tasks::mach_port_deallocate(a[0], a[1])),
         Some(call) => code(memory::call(call, a)),
     };
     frame.rax = result as u64;
@@ -47,17 +54,26 @@ fn with_handles<R>(f: impl FnOnce(&task::handles::HandleTable) -> R) -> R {
     f(&tasks.get(&id).expect("the caller is alive").handles)
 }
 
+/// The task named `name` in the caller's handle table (alive or ended).
+///
+/// # Errors
+///
+/// `KERN_INVALID_TASK` if the name is not a task handle.
+fn target_task(name: u64) -> Result<TaskId, kern_return_t> {
+    let name = u32::try_from(name).map_err(|_| KERN_INVALID_TASK)?;
+    match with_handles(|h| h.get(name)) {
+        Some(Handle::Task(id)) => Ok(id),
+        _ => Err(KERN_INVALID_TASK),
+    }
+}
+
 /// The map of the task named `name` in the caller's handle table.
 ///
 /// # Errors
 ///
 /// `KERN_INVALID_TASK` if the name is not a handle for a live task.
 fn target_map(name: u64) -> Result<MapId, kern_return_t> {
-    let name = u32::try_from(name).map_err(|_| KERN_INVALID_TASK)?;
-    match with_handles(|h| h.get(name)) {
-        Some(Handle::Task(id)) => task::map_of(id).ok_or(KERN_INVALID_TASK),
-        _ => Err(KERN_INVALID_TASK),
-    }
+    task::map_of(target_task(name)?).ok_or(KERN_INVALID_TASK)
 }
 
 /// `mach_task_self()`: the caller's name for itself.

@@ -71,6 +71,7 @@ pub trait Plain: Copy + Default {}
 
 impl Plain for machvm_abi::vm::VmRegionInfo {}
 impl Plain for machvm_abi::vm::VmStatistics {}
+impl Plain for machvm_abi::vm::TaskBasicInfo {}
 
 /// Writes `value` at user address `dst`.
 ///

@@ -13,7 +13,8 @@ pub enum Handle {
     Host,
 }
 
-/// A task's handles, by name. Name 0 is `MACH_PORT_NULL` and never used.
+/// A task's handles, by name. Name 0 is `MACH_PORT_NULL` and never used. Tables change only
+/// through `task::grant` and `task::revoke`, which keep the tasks' reference counts.
 ///
 /// Invariant: `slots[0]` is `None`.
 #[derive(Debug)]
@@ -55,6 +56,11 @@ impl HandleTable {
     /// The name of the first handle equal to `handle`.
     pub fn find(&self, handle: Handle) -> Option<u32> {
         self.slots.iter().position(|h| *h == Some(handle)).map(|i| i as u32)
+    }
+
+    /// Every handle.
+    pub fn iter(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.slots.iter().flatten().copied()
     }
 
     /// Removes the handle named `name`; returns it.

@@ -59,13 +59,13 @@ struct Segment<'a> {
 /// behind.
 pub fn spawn(name: &str, image: &[u8], privileged: bool) -> Result<TaskId, LoadError> {
     let (entry, segments) = parse(image)?;
-    let task = super::create(name, privileged).map_err(LoadError::Vm)?;
+    let task = super::create_empty(name, privileged).map_err(LoadError::Vm)?;
     let map = super::map_of(task).expect("just created");
     if let Err(e) = populate(map, &segments) {
-        super::reap(task, super::KILLED_STATUS);
+        super::end(task, super::KILLED_STATUS);
         return Err(LoadError::Vm(e));
     }
-    sched::spawn(task, VirtAddr::new(entry), VirtAddr::new(STACK_TOP - 8));
+    sched::spawn(task, VirtAddr::new(entry), VirtAddr::new(STACK_TOP - 8), 0);
     Ok(task)
 }
 

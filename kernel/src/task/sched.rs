@@ -2,19 +2,24 @@
 //!
 //! The scheduler loop ([`run`]) runs on the boot stack. It switches to the first ready thread;
 //! the thread runs (in ring 3, entering the kernel for system calls and faults) until it is
-//! preempted by the timer ([`preempt`]), or ends ([`exit_current`]); either way it switches
-//! back to the scheduler loop, which picks the next thread. A thread's kernel stack is freed
-//! by the loop, after it has switched away from it for the last time.
+//! preempted by the timer ([`preempt`]), blocks ([`block_on`]) or ends ([`exit_current`]);
+//! either way it switches back to the loop, which picks the next thread. A dead thread's
+//! kernel stack is freed by the loop, after it has switched away from it for the last time.
 //!
 //! ```text
-//!  run() ──switch──▶ thread A (ring 3 ⇄ kernel) ──preempt / exit──▶ run() ──switch──▶ B ...
+//!  run() ──switch──▶ thread A (ring 3 ⇄ kernel) ──preempt / block / exit──▶ run() ──▶ B ...
 //! ```
+//!
+//! Thread states: `Ready` (in the ready queue) → `Running` → `Ready` (preempted),
+//! `Blocked` (waiting for a task to end; back to `Ready` when it does) or `Dead` (its task
+//! ended; freed by the loop the next time it comes across it).
 
 use super::TaskId;
 use crate::arch::{context, gdt, syscall};
 use crate::sync::IrqMutex;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::interrupts;
 use x86_64::VirtAddr;
@@ -30,7 +35,8 @@ pub struct ThreadId(pub u32);
 enum State {
     Ready,
     Running,
-    Dead { status: i32 },
+    Blocked { on: TaskId },
+    Dead,
 }
 
 /// A thread: a kernel stack and the stack pointer saved when it is not running.
@@ -47,7 +53,8 @@ impl Thread {
     }
 }
 
-#[derive(Default)]
+/// Invariants: `ready` holds exactly the threads in state `Ready` or `Dead`-but-queued, each
+/// once; `current` is the one `Running` thread, if any.
 struct Scheduler {
     threads: BTreeMap<ThreadId, Box<Thread>>,
     ready: VecDeque<ThreadId>,
@@ -61,10 +68,11 @@ static SCHED: IrqMutex<Scheduler> =
 /// The scheduler loop's saved stack pointer while a thread runs.
 static SCHEDULER_RSP: AtomicU64 = AtomicU64::new(0);
 
-/// Adds a thread of `task` that starts in ring 3 at `entry` with stack pointer `user_stack`.
-pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr) -> ThreadId {
+/// Adds a thread of `task` that starts in ring 3 at `entry` with stack pointer `user_stack`
+/// and `arg` in its first argument register.
+pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr, arg: u64) -> ThreadId {
     let mut stack = alloc::vec![0u64; KERNEL_STACK_WORDS].into_boxed_slice();
-    let saved_rsp = context::prepare_first_entry(&mut stack, entry, user_stack);
+    let saved_rsp = context::prepare_first_entry(&mut stack, entry, user_stack, arg);
     let mut sched = SCHED.lock();
     let id = ThreadId(sched.next_id);
     sched.next_id += 1;
@@ -77,6 +85,33 @@ pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr) -> ThreadId {
 pub fn current_task() -> Option<TaskId> {
     let sched = SCHED.try_lock()?;
     sched.current.and_then(|id| sched.threads.get(&id)).map(|t| t.task)
+}
+
+/// Whether `task` has a thread that has not ended.
+pub fn has_threads(task: TaskId) -> bool {
+    SCHED.lock().threads.values().any(|t| t.task == task && t.state != State::Dead)
+}
+
+/// Marks every thread of `task` dead (they never run again; the loop frees them) and makes
+/// the threads blocked on `task` ready.
+pub fn task_ended(task: TaskId) {
+    let mut sched = SCHED.lock();
+    let mut wake = Vec::new();
+    for (&id, thread) in sched.threads.iter_mut() {
+        let blocked = matches!(thread.state, State::Blocked { .. });
+        if thread.task == task && thread.state != State::Running {
+            thread.state = State::Dead;
+            if blocked {
+                wake.push(id);
+            }
+        } else if thread.task == task {
+            thread.state = State::Dead;
+        } else if thread.state == (State::Blocked { on: task }) {
+            thread.state = State::Ready;
+            wake.push(id);
+        }
+    }
+    sched.ready.extend(wake);
 }
 
 /// Runs ready threads until none is left, then returns (on the boot stack).
@@ -101,62 +136,79 @@ pub fn run() {
     }
 }
 
-/// Takes the next ready thread and marks it running.
+/// Takes the next ready thread and marks it running (a dead one is returned as is, to be
+/// freed by `finish` without running).
 fn pick() -> Option<(ThreadId, u64, VirtAddr, TaskId)> {
     let mut sched = SCHED.lock();
     let id = sched.ready.pop_front()?;
     sched.current = Some(id);
     let thread = sched.threads.get_mut(&id).expect("ready threads exist");
-    thread.state = State::Running;
+    if thread.state == State::Ready {
+        thread.state = State::Running;
+    }
     Some((id, thread.saved_rsp, thread.stack_top(), thread.task))
 }
 
-/// Back in the loop after `id` ran: requeue it, or free it and reap its task if it ended.
+/// Back in the loop after `id` ran (or was found dead): requeue it if it is still runnable,
+/// free it if it is dead, and end its task if it was the task's last thread.
 fn finish(id: ThreadId) {
     crate::pmap::lock().deactivate();
     let dead = {
         let mut sched = SCHED.lock();
         sched.current = None;
-        let thread = sched.threads.get(&id).expect("the thread exists");
+        let thread = sched.threads.get_mut(&id).expect("the thread exists");
         match thread.state {
-            State::Dead { status } => {
+            State::Dead => {
                 let thread = sched.threads.remove(&id).expect("present");
-                Some((thread.task, status, thread))
+                let last = !sched.threads.values().any(|t| t.task == thread.task);
+                Some((thread, last))
             }
-            _ => {
-                sched.threads.get_mut(&id).expect("present").state = State::Ready;
+            State::Running | State::Ready => {
+                thread.state = State::Ready;
                 sched.ready.push_back(id);
                 None
             }
+            State::Blocked { .. } => None,
         }
     };
-    if let Some((task, status, stack)) = dead {
-        drop(stack);
-        super::reap(task, status);
+    if let Some((thread, last)) = dead {
+        let task = thread.task;
+        drop(thread);
+        if last {
+            super::release_map(task);
+        }
     }
 }
 
 /// Gives the CPU back to the scheduler loop from the running thread, which stays ready.
 /// Called by the timer interrupt when it interrupted ring 3.
 pub fn preempt() {
-    switch_to_scheduler(None);
+    switch_to_scheduler(|_| {});
 }
 
-/// Ends the running thread (and its task) with `status`; never returns.
+/// Blocks the running thread until task `on` ends (returns at once if it already has).
+pub fn block_on(on: TaskId) {
+    if super::exit_status(on).is_some() {
+        return;
+    }
+    switch_to_scheduler(|thread| thread.state = State::Blocked { on });
+}
+
+/// Ends the running thread's task with `status`; never returns.
 pub fn exit_current(status: i32) -> ! {
-    switch_to_scheduler(Some(status));
+    let task = current_task().expect("a running thread");
+    super::end(task, status);
+    switch_to_scheduler(|_| {});
     unreachable!("a dead thread is never switched to");
 }
 
-fn switch_to_scheduler(exit: Option<i32>) {
+fn switch_to_scheduler(change: impl FnOnce(&mut Thread)) {
     interrupts::without_interrupts(|| {
         let save = {
             let mut sched = SCHED.lock();
             let Some(id) = sched.current else { return };
             let thread = sched.threads.get_mut(&id).expect("the current thread exists");
-            if let Some(status) = exit {
-                thread.state = State::Dead { status };
-            }
+            change(thread);
             core::ptr::addr_of_mut!(thread.saved_rsp)
         };
         // SAFETY: interrupts are off; `save` points into the running thread's boxed record,

@@ -28,11 +28,23 @@ pub enum Sysno {
     VmMsync = 17,
     /// `vm_statistics(*stats)`: the VM counters (`vm_stat`).
     VmStatistics = 18,
+    /// `task_create(parent, inherit_memory, *child)`.
+    TaskCreate = 30,
+    /// `thread_create_running(task, entry, stack, arg)`: starts a thread in `task`.
+    ThreadCreateRunning = 31,
+    /// `task_terminate(task)`.
+    TaskTerminate = 32,
+    /// `task_wait(task, *status)`: waits for a task to end and reads its status.
+    TaskWait = 33,
+    /// `task_info(task, *info)`.
+    TaskInfo = 34,
+    /// `mach_port_deallocate(task, name)`: drops a handle.
+    MachPortDeallocate = 35,
 }
 
 impl Sysno {
     /// Every call, for tables and tests.
-    pub const ALL: [Sysno; 12] = [
+    pub const ALL: [Sysno; 18] = [
         Self::ConsoleWrite,
         Self::TaskExit,
         Self::MachTaskSelf,
@@ -45,6 +57,12 @@ impl Sysno {
         Self::VmWire,
         Self::VmMsync,
         Self::VmStatistics,
+        Self::TaskCreate,
+        Self::ThreadCreateRunning,
+        Self::TaskTerminate,
+        Self::TaskWait,
+        Self::TaskInfo,
+        Self::MachPortDeallocate,
     ];
 
     /// The call with number `raw`, if any.

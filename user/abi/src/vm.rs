@@ -140,3 +140,19 @@ pub struct VmMapArgs {
 /// The name of the privileged host handle in the init task's table (name 1 is the task
 /// itself).
 pub const INIT_HOST_PRIV: mach_port_t = 2;
+
+/// What `task_info` reports of a task.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskBasicInfo {
+    /// User page faults the task has taken.
+    pub faults: u64,
+    /// Pages it has mapped (translations in its address space).
+    pub resident_count: u64,
+    /// Of those, the wired ones.
+    pub wired_count: u64,
+    /// Bytes of its address space covered by regions.
+    pub virtual_size: u64,
+    /// Regions (map entries).
+    pub region_count: u64,
+}

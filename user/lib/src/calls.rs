@@ -92,3 +92,50 @@ pub fn vm_statistics(stats: &mut VmStatistics) -> kern_return_t {
     // SAFETY: the kernel writes `*stats`, a live struct.
     kr(unsafe { syscall(Sysno::VmStatistics, [ptr(stats), 0, 0, 0, 0, 0]) })
 }
+
+/// Creates a task whose memory is inherited from `parent_task` (`inherit_memory` TRUE: SHARE,
+/// COPY and NONE regions as set by `vm_inherit`) or empty; `*child_task` receives its handle.
+pub fn task_create(parent_task: mach_port_t, inherit_memory: boolean_t, child_task: &mut mach_port_t) -> kern_return_t {
+    let mut name = 0u64;
+    // SAFETY: the kernel writes `name`, a live u64.
+    let result = kr(unsafe { syscall(Sysno::TaskCreate, [parent_task.into(), inherit_memory.into(), ptr(&mut name), 0, 0, 0]) });
+    if result == machvm_abi::kern::KERN_SUCCESS {
+        *child_task = name as mach_port_t;
+    }
+    result
+}
+
+/// Starts a thread in `task` at `entry` with stack pointer `stack` and `arg` as its argument.
+pub fn thread_create_running(task: mach_port_t, entry: extern "C" fn(u64) -> !, stack: vm_address_t, arg: u64) -> kern_return_t {
+    // SAFETY: the arguments are numbers; the new thread runs in `task`'s address space.
+    kr(unsafe { syscall(Sysno::ThreadCreateRunning, [task.into(), entry as *const () as u64, stack, arg, 0, 0]) })
+}
+
+/// Ends `task` (status -1); the caller's own task ends at once.
+pub fn task_terminate(task: mach_port_t) -> kern_return_t {
+    // SAFETY: the argument is a number.
+    kr(unsafe { syscall(Sysno::TaskTerminate, [task.into(), 0, 0, 0, 0, 0]) })
+}
+
+/// Waits until `task` has ended and sets `*status` to its exit status.
+pub fn task_wait(task: mach_port_t, status: &mut i32) -> kern_return_t {
+    let mut raw = 0u64;
+    // SAFETY: the kernel writes `raw`, a live u64.
+    let result = kr(unsafe { syscall(Sysno::TaskWait, [task.into(), ptr(&mut raw), 0, 0, 0, 0]) });
+    if result == machvm_abi::kern::KERN_SUCCESS {
+        *status = raw as i32;
+    }
+    result
+}
+
+/// Reads what the kernel knows of `task`.
+pub fn task_info(task: mach_port_t, info: &mut TaskBasicInfo) -> kern_return_t {
+    // SAFETY: the kernel writes `*info`, a live struct.
+    kr(unsafe { syscall(Sysno::TaskInfo, [task.into(), ptr(info), 0, 0, 0, 0]) })
+}
+
+/// Drops the handle `name` from `task`'s table.
+pub fn mach_port_deallocate(task: mach_port_t, name: mach_port_t) -> kern_return_t {
+    // SAFETY: the arguments are numbers.
+    kr(unsafe { syscall(Sysno::MachPortDeallocate, [task.into(), name.into(), 0, 0, 0, 0]) })
+}

@@ -26,6 +26,7 @@
 #![allow(non_camel_case_types)]
 
 mod calls;
+pub mod child;
 pub mod rt;
 mod syscall;
 

@@ -71,6 +71,9 @@ pub fn print(args: fmt::Arguments<'_>) {
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    if let Some(test) = crate::test::current() {
+        print(format_args!("test {test} ... FAILED\n"));
+    }
     print(format_args!("panicked: {info}\n"));
     crate::task_exit(PANIC_STATUS)
 }

@@ -1,5 +1,6 @@
-//! The default demo: allocates, writes and protects memory, wires some, then prints a
-//! vmmap-style table of its regions and vm_stat-style counters.
+//! The default demo: allocates, writes and protects memory; creates a child task with SHARE,
+//! COPY and NONE regions and checks what each side sees of the other's writes; wires memory;
+//! prints a vmmap-style table of each task's regions and vm_stat-style counters.
 
 #![no_std]
 #![no_main]
@@ -34,11 +35,73 @@ fn main() -> i32 {
     check("vm_wire", vm_wire(mach_host_priv(), task, buffer + 8 * PAGE, 4 * PAGE, VM_PROT_READ | VM_PROT_WRITE));
     println!("vm_wire: 4 pages wired");
 
+    inheritance_demo(task);
+    println!("\nregions of init:");
     print_regions(task);
     print_statistics();
     check("vm_deallocate", vm_deallocate(task, buffer, 16 * PAGE));
     println!("init: done");
     0
+}
+
+/// The three regions the child inherits, one per inheritance.
+#[repr(C)]
+struct Regions {
+    share: u64,
+    copy: u64,
+    none: u64,
+}
+
+fn region_with(task: mach_port_t, inheritance: vm_inherit_t, byte: u8) -> u64 {
+    let mut address = 0;
+    check("vm_allocate", vm_allocate(task, &mut address, PAGE, VM_FLAGS_ANYWHERE));
+    check("vm_inherit", vm_inherit(task, address, PAGE, inheritance));
+    // SAFETY: the page was just allocated read-write.
+    unsafe { (address as *mut u8).write(byte) };
+    address
+}
+
+fn read(address: u64) -> u8 {
+    // SAFETY: the callers pass mapped, readable addresses.
+    unsafe { (address as *const u8).read_volatile() }
+}
+
+fn inheritance_demo(task: mach_port_t) {
+    let regions = Regions {
+        share: region_with(task, VM_INHERIT_SHARE, b'S'),
+        copy: region_with(task, VM_INHERIT_COPY, b'C'),
+        none: region_with(task, VM_INHERIT_NONE, b'N'),
+    };
+    println!("\ntask_create: a child inheriting share {:#x}, copy {:#x}, none {:#x}", regions.share, regions.copy, regions.none);
+    let child = mach::child::spawn(child_main, &regions as *const Regions as u64).expect("the child starts");
+    let status = mach::child::wait(child).expect("the child ends");
+    println!("child exited with status {status}");
+    assert_eq!(status, 0, "the child's checks passed");
+    assert_eq!(read(regions.share), b's', "the child's write to SHARE memory shows in the parent");
+    assert_eq!(read(regions.copy), b'C', "the child's write to COPY memory stays in the child");
+    assert_eq!(read(regions.none), b'N');
+    println!("parent sees: share {:?} (the child's write), copy {:?} (its own), none {:?}", read(regions.share) as char, read(regions.copy) as char, read(regions.none) as char);
+    for address in [regions.share, regions.copy, regions.none] {
+        check("vm_deallocate", vm_deallocate(task, address, PAGE));
+    }
+}
+
+extern "C" fn child_main(regions: u64) -> ! {
+    // SAFETY: `regions` points at the parent's `Regions`, inherited (COPY) on the stack.
+    let regions = unsafe { &*(regions as *const Regions) };
+    let me = mach_task_self();
+    println!("child: sees share {:?}, copy {:?}", read(regions.share) as char, read(regions.copy) as char);
+    let (mut address, mut size, mut info) = (regions.none, 0, VmRegionInfo::default());
+    let none_absent = vm_region(me, &mut address, &mut size, &mut info) != KERN_SUCCESS || address > regions.none;
+    // SAFETY: both pages are mapped read-write in the child (inherited).
+    unsafe {
+        (regions.share as *mut u8).write(b's');
+        (regions.copy as *mut u8).write(b'c');
+    }
+    println!("child: wrote 's' to share and 'c' to copy; none region absent: {none_absent}");
+    println!("regions of the child:");
+    print_regions(me);
+    task_exit(if none_absent && read(regions.copy) == b'c' { 0 } else { 1 })
 }
 
 fn prot(p: vm_prot_t) -> [u8; 3] {

@@ -1,0 +1,106 @@
+//! The task calls: `task_create`, `thread_create_running`, `task_terminate`, `task_wait`,
+//! `task_info` and `mach_port_deallocate`.
+
+use super::{caller, target_task, user, KernResult};
+use crate::task::{self, handles::Handle, sched};
+use crate::vm_system;
+use machvm_abi::kern::*;
+use machvm_abi::vm::TaskBasicInfo;
+use vm::api::USER_MAX;
+use vm::pmap::Pmap;
+use x86_64::VirtAddr;
+
+/// `task_create(parent, inherit_memory, *child)`: a new task whose map is built from the
+/// parent's by inheritance (or empty); the caller receives a handle to it.
+pub fn task_create(parent: u64, inherit_memory: u64, child_ptr: u64) -> KernResult {
+    let parent = target_task(parent)?;
+    let parent_map = task::map_of(parent).ok_or(KERN_INVALID_TASK)?;
+    let map = {
+        let mut vm = vm_system::lock();
+        let result = if inherit_memory != 0 { vm.fork(parent_map) } else { vm.create_map(vm::api::USER_MIN, USER_MAX) };
+        result.map_err(|_| KERN_RESOURCE_SHORTAGE)?
+    };
+    let name = task::name(parent);
+    let child = task::create(&name, map, false);
+    let handle = task::grant(caller(), Handle::Task(child));
+    if let Err(e) = user::write_u64(child_ptr, u64::from(handle)) {
+        task::revoke(caller(), handle);
+        task::end(child, task::KILLED_STATUS);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `thread_create_running(task, entry, stack, arg)`: starts a thread in `task` at `entry` with
+/// stack pointer `stack` and `arg` as its first argument.
+pub fn thread_create_running(task_name: u64, entry: u64, stack: u64, arg: u64) -> KernResult {
+    let task = target_task(task_name)?;
+    if task::map_of(task).is_none() {
+        return Err(KERN_INVALID_TASK);
+    }
+    if entry >= USER_MAX || stack > USER_MAX {
+        return Err(KERN_INVALID_ADDRESS);
+    }
+    sched::spawn(task, VirtAddr::new(entry), VirtAddr::new(stack), arg);
+    Ok(())
+}
+
+/// `task_terminate(task)`: ends the task (status -1), releasing everything it held.
+pub fn task_terminate(task_name: u64) -> KernResult {
+    let task = target_task(task_name)?;
+    if task::map_of(task).is_none() {
+        return Err(KERN_INVALID_TASK);
+    }
+    if task == caller() {
+        sched::exit_current(task::KILLED_STATUS);
+    }
+    task::end(task, task::KILLED_STATUS);
+    Ok(())
+}
+
+/// `task_wait(task, *status)`: waits until the task has ended, then writes its status. A task
+/// that has no thread would never end by itself: `KERN_FAILURE`. Waiting for oneself:
+/// `KERN_INVALID_ARGUMENT`.
+pub fn task_wait(task_name: u64, status_ptr: u64) -> KernResult {
+    let task = target_task(task_name)?;
+    if task == caller() {
+        return Err(KERN_INVALID_ARGUMENT);
+    }
+    user::read_u64(status_ptr)?;
+    loop {
+        if let Some(status) = task::exit_status(task) {
+            return user::write_u64(status_ptr, status as i64 as u64);
+        }
+        if !sched::has_threads(task) {
+            return Err(KERN_FAILURE);
+        }
+        sched::block_on(task);
+    }
+}
+
+/// `task_info(task, *info)`.
+pub fn task_info(task_name: u64, info_ptr: u64) -> KernResult {
+    let task = target_task(task_name)?;
+    let map = task::map_of(task).ok_or(KERN_INVALID_TASK)?;
+    let faults = task::TASKS.lock().get(&task).map_or(0, |t| t.faults);
+    let info = {
+        let vm = vm_system::lock();
+        let counts = vm.pmap().space_counts(vm.space(map));
+        let m = vm.map(map);
+        TaskBasicInfo {
+            faults,
+            resident_count: counts.resident,
+            wired_count: counts.wired,
+            virtual_size: m.entries().map(|e| e.end - e.start).sum(),
+            region_count: m.entries().count() as u64,
+        }
+    };
+    user::write_plain(info_ptr, &info)
+}
+
+/// `mach_port_deallocate(task, name)`: the task (the caller or one it holds) loses the handle.
+pub fn mach_port_deallocate(task_name: u64, name: u64) -> KernResult {
+    let task = target_task(task_name)?;
+    let name = u32::try_from(name).map_err(|_| KERN_INVALID_ARGUMENT)?;
+    task::revoke(task, name).map(|_| ()).ok_or(KERN_INVALID_ARGUMENT)
+}

@@ -6,6 +6,7 @@
 //! (`vm::api::sanitize`), **operate** on the VM under its lock, and **copy results out**. A
 //! call that fails has changed nothing.
 
+mod hurd;
 mod memory;
 mod tasks;
 pub mod user;
@@ -33,6 +34,8 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Some(Sysno::TaskWait) => code(tasks::task_wait(a[0], a[1])),
         Some(Sysno::TaskInfo) => code(tasks::task_info(a[0], a[1])),
         Some(Sysno::MachPortDeallocate) => code(tasks::mach_port_deallocate(a[0], a[1])),
+        Some(Sysno::HurdVmAllocate) => hurd::hurd_vm_allocate(a[0], a[1], a[2], a[3]),
+        Some(Sysno::HurdVmDeallocate) => hurd::hurd_vm_deallocate(a[0], a[1]),
         Some(call) => code(memory::call(call, a)),
     };
     frame.rax = result as u64;

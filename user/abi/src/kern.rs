@@ -42,3 +42,10 @@ pub const EEXIST: i32 = 17;
 pub const ENOSPC: i32 = 28;
 /// Hurd errno: out of memory.
 pub const ENOMEM: i32 = 12;
+
+/// `hurd_vm_allocate` flag: use exactly `*address` or fail. (Seed 004 lists `VM_HERE` and
+/// `VM_ZEROFILL` as enumerators 0 and 1 but tests them as flags; here they are the bits 1
+/// and 2.)
+pub const VM_HERE: u64 = 1;
+/// `hurd_vm_allocate` flag: the memory must be zero-filled (anonymous memory always is).
+pub const VM_ZEROFILL: u64 = 2;

@@ -40,11 +40,15 @@ pub enum Sysno {
     TaskInfo = 34,
     /// `mach_port_deallocate(task, name)`: drops a handle.
     MachPortDeallocate = 35,
+    /// `hurd_vm_allocate(*address, size, flags, map_now)`: an errno result.
+    HurdVmAllocate = 40,
+    /// `hurd_vm_deallocate(address, size)`: an errno result.
+    HurdVmDeallocate = 41,
 }
 
 impl Sysno {
     /// Every call, for tables and tests.
-    pub const ALL: [Sysno; 18] = [
+    pub const ALL: [Sysno; 20] = [
         Self::ConsoleWrite,
         Self::TaskExit,
         Self::MachTaskSelf,
@@ -63,6 +67,8 @@ impl Sysno {
         Self::TaskWait,
         Self::TaskInfo,
         Self::MachPortDeallocate,
+        Self::HurdVmAllocate,
+        Self::HurdVmDeallocate,
     ];
 
     /// The call with number `raw`, if any.

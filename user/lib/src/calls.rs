@@ -139,3 +139,17 @@ pub fn mach_port_deallocate(task: mach_port_t, name: mach_port_t) -> kern_return
     // SAFETY: the arguments are numbers.
     kr(unsafe { syscall(Sysno::MachPortDeallocate, [task.into(), name.into(), 0, 0, 0, 0]) })
 }
+
+/// The Hurd's allocation (seed 004): errno results (`EINVAL`, `EEXIST`, `ENOSPC`, `ENOMEM`).
+/// Flags: `VM_HERE` (exactly at `*address`), `VM_ZEROFILL`; `map_now`: every page is
+/// resident and mapped before the call returns.
+pub fn hurd_vm_allocate(address: &mut vm_address_t, size: vm_size_t, flags: u64, map_now: bool) -> i32 {
+    // SAFETY: the kernel reads and writes `*address`, a live u64.
+    unsafe { syscall(Sysno::HurdVmAllocate, [ptr(address), size, flags, u64::from(map_now), 0, 0]) as i32 }
+}
+
+/// The Hurd's deallocation (seed 004): holes are ignored; errno results.
+pub fn hurd_vm_deallocate(address: vm_address_t, size: vm_size_t) -> i32 {
+    // SAFETY: the arguments are numbers.
+    unsafe { syscall(Sysno::HurdVmDeallocate, [address, size, 0, 0, 0, 0]) as i32 }
+}

@@ -6,6 +6,7 @@ mod allocate;
 mod attributes;
 mod bytes;
 mod fork;
+mod populate;
 mod protect;
 mod region;
 mod remove;

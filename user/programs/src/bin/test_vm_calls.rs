@@ -33,6 +33,10 @@ fn main() -> i32 {
         msync_checks_flags,
         unaligned_ranges_cover_every_page,
         memory_is_zero_filled,
+        hurd_allocate_errors,
+        hurd_allocate_map_now_makes_pages_resident,
+        hurd_map_now_without_memory_changes_nothing,
+        hurd_deallocate_errors_and_partial_ranges,
     ])
 }
 
@@ -254,4 +258,65 @@ fn memory_is_zero_filled() {
     // SAFETY: as above.
     assert_eq!(unsafe { p.read() }, 0xfeed);
     assert_eq!(vm_deallocate(me(), a, 4 * PAGE), KERN_SUCCESS);
+}
+
+fn hurd_allocate_errors() {
+    let mut a = 0x6000_0000;
+    assert_eq!(hurd_vm_allocate(&mut a, PAGE + 1, VM_HERE, false), EINVAL, "size not a page multiple");
+    assert_eq!(hurd_vm_allocate(&mut a, PAGE, 0x80, false), EINVAL, "unknown flag");
+    let mut unaligned = 0x6000_0010;
+    assert_eq!(hurd_vm_allocate(&mut unaligned, PAGE, VM_HERE, false), EINVAL);
+    let mut zero = 0;
+    assert_eq!(hurd_vm_allocate(&mut zero, PAGE, VM_HERE, false), EINVAL, "page 0");
+    let mut high = USER_MAX;
+    assert_eq!(hurd_vm_allocate(&mut high, PAGE, VM_HERE, false), EINVAL);
+    assert_eq!(hurd_vm_allocate(&mut a, 2 * PAGE, VM_HERE | VM_ZEROFILL, false), 0);
+    assert_eq!(a, 0x6000_0000);
+    let mut b = a + PAGE;
+    assert_eq!(hurd_vm_allocate(&mut b, PAGE, VM_HERE, false), EEXIST, "in use");
+    let mut huge = 0;
+    assert_eq!(hurd_vm_allocate(&mut huge, 1 << 47, 0, false), ENOSPC);
+    assert_eq!(hurd_vm_deallocate(a, 2 * PAGE), 0);
+}
+
+fn resident() -> u64 {
+    let mut info = TaskBasicInfo::default();
+    assert_eq!(task_info(me(), &mut info), KERN_SUCCESS);
+    info.resident_count
+}
+
+fn hurd_allocate_map_now_makes_pages_resident() {
+    let before = resident();
+    let mut a = 0;
+    assert_eq!(hurd_vm_allocate(&mut a, 16 * PAGE, VM_ZEROFILL, true), 0);
+    assert_eq!(resident(), before + 16, "every page mapped before the call returned");
+    let mut info = TaskBasicInfo::default();
+    assert_eq!(task_info(me(), &mut info), KERN_SUCCESS);
+    let faults = info.faults;
+    for page in 0..16 {
+        // SAFETY: the 16 pages were just allocated read-write.
+        assert_eq!(unsafe { ((a + page * PAGE) as *const u64).read_volatile() }, 0);
+    }
+    assert_eq!(task_info(me(), &mut info), KERN_SUCCESS);
+    assert_eq!(info.faults, faults, "no fault on pages mapped at once");
+    assert_eq!(hurd_vm_deallocate(a, 16 * PAGE), 0);
+}
+
+fn hurd_map_now_without_memory_changes_nothing() {
+    let first = region(0).map(|r| r.0);
+    let mut a = 0;
+    assert_eq!(hurd_vm_allocate(&mut a, 8 << 30, 0, true), ENOMEM, "8 GiB on a smaller machine");
+    assert_eq!(a, 0, "unchanged");
+    assert_eq!(region(0).map(|r| r.0), first, "nothing mapped");
+}
+
+fn hurd_deallocate_errors_and_partial_ranges() {
+    let mut a = 0;
+    assert_eq!(hurd_vm_allocate(&mut a, 4 * PAGE, 0, false), 0);
+    assert_eq!(hurd_vm_deallocate(a + 1, PAGE), EINVAL, "unaligned address");
+    assert_eq!(hurd_vm_deallocate(a, PAGE + 1), EINVAL, "size not a page multiple");
+    assert_eq!(hurd_vm_deallocate(0, PAGE), EINVAL);
+    assert_eq!(hurd_vm_deallocate(a + PAGE, PAGE), 0, "part of a region");
+    assert_eq!(hurd_vm_deallocate(a, 4 * PAGE), 0, "holes are ignored");
+    assert!(region(a).is_none_or(|(s, _, _)| s >= a + 4 * PAGE));
 }

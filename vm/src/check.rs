@@ -73,11 +73,21 @@ impl<M: Machine> Vm<M> {
             resident += object.pages.len() as u64;
         }
         assert_eq!(resident, self.resident, "resident page count");
+        for (_, named) in self.named.iter() {
+            let object = self.object(named.object);
+            assert!(named.offset + named.size <= object.size, "named entry beyond its object");
+            assert!(!object.frozen || !named.protection.contains(Prot::WRITE), "a named entry writes a frozen object");
+        }
+        for (_, map) in self.maps.iter() {
+            for e in map.entries().filter(|e| e.object.is_some_and(|o| self.object(o).frozen)) {
+                assert!(e.needs_copy || !e.max_protection.contains(Prot::WRITE), "{e:?} writes a frozen object in place");
+            }
+        }
     }
 
-    /// References held outside maps and shadows (memory entries, copy objects).
-    fn external_refs(&self, _id: ObjectId) -> u32 {
-        0
+    /// References held outside maps and shadows (named entries).
+    fn external_refs(&self, id: ObjectId) -> u32 {
+        self.named.iter().filter(|(_, n)| n.object == id).count() as u32
     }
 
     fn check_map(&self, map: &VmMap) {

@@ -184,6 +184,8 @@ impl<M: Machine> Vm<M> {
         map_ref.touch();
         if sole_user {
             map_ref.lookup_mut(entry.start).expect("present").needs_copy = false;
+            // Written in place from now on: no longer frozen.
+            self.object_mut(object).frozen = false;
             return object;
         }
         let shadow = self.new_object(VmObject::shadowing(object, entry.offset, entry.pages()));

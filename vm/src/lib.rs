@@ -36,7 +36,7 @@ pub use error::VmError;
 pub use fault::FaultOutcome;
 pub use map::{MapEntry, VmMap, MAX_WIRE_COUNT};
 pub use object::ObjectId;
-pub use ops::{NewMemory, RegionInfo};
+pub use ops::{MapMode, NamedEntry, NamedId, NewMemory, RegionInfo};
 pub use prot::Prot;
 pub use system::{Machine, MapId, Vm, VmCounters};
 pub use types::{Access, Behavior, Inherit, Placement, ProtectTarget};

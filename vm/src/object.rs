@@ -37,12 +37,17 @@ pub struct VmObject {
     pub refs: u32,
     /// Objects shadowing this one.
     pub children: Vec<ObjectId>,
+    /// Nobody may write the object in place: no map entry maps it shared with write in its
+    /// maximum protection, and no named entry grants write. A frozen object (an executable's
+    /// segment) can be copied lazily even while it is shared; a shared object that is not
+    /// frozen is copied at once.
+    pub frozen: bool,
 }
 
 impl VmObject {
     /// An empty zero-fill object of `size` pages with one reference.
     pub fn new(size: u64) -> Self {
-        Self { pages: BTreeMap::new(), shadow: None, size, refs: 1, children: Vec::new() }
+        Self { pages: BTreeMap::new(), shadow: None, size, refs: 1, children: Vec::new(), frozen: false }
     }
 
     /// A shadow of `backing` at `offset`, of `size` pages, with one reference.

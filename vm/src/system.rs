@@ -52,6 +52,8 @@ pub struct Vm<M: Machine> {
     pub(crate) phys: M::Phys,
     pub(crate) maps: Slab<VmMap>,
     pub(crate) objects: Slab<VmObject>,
+    /// Named entries (memory-entry handles), each holding a reference to its object.
+    pub(crate) named: Slab<crate::ops::NamedEntry>,
     /// Frames held in objects.
     pub(crate) resident: u64,
     pub(crate) counters: VmCounters,
@@ -66,6 +68,7 @@ impl<M: Machine> Vm<M> {
             phys,
             maps: Slab::default(),
             objects: Slab::default(),
+            named: Slab::default(),
             resident: 0,
             counters: VmCounters::default(),
         }

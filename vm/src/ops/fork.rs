@@ -5,7 +5,7 @@
 //! | NONE | nothing |
 //! | SHARE | the same object (made first if the entry had none, made private first if it was copy-on-write); both entries become shared |
 //! | COPY, private and not wired | the same object, copy-on-write on both sides (`needs_copy`, the parent's mappings lose write) |
-//! | COPY, wired or shared | an immediate copy: wired memory must not start faulting in the parent, and a shared object can change under a lazy copy |
+//! | COPY, wired, or shared and not frozen | an immediate copy: wired memory must not start faulting in the parent, and a shared object can change under a lazy copy (a frozen one cannot) |
 //!
 //! Wirings are not inherited.
 
@@ -26,7 +26,7 @@ impl<M: Machine> Vm<M> {
     /// space cannot be had; the parent is then unchanged.
     pub fn fork(&mut self, parent: MapId) -> Result<MapId, VmError> {
         let entries: Vec<MapEntry> = self.map(parent).entries().cloned().collect();
-        let copies: usize = entries.iter().filter(|e| needs_eager_copy(e)).map(|e| self.pages_with_data(e).len()).sum();
+        let copies: usize = entries.iter().filter(|e| self.needs_eager_copy(e)).map(|e| self.pages_with_data(e).len()).sum();
         let mut pool = self.reserve(copies)?;
         let (min, max) = (self.map(parent).min, self.map(parent).max);
         let child = match self.create_map(min, max) {
@@ -60,7 +60,7 @@ impl<M: Machine> Vm<M> {
                 e.is_shared = true;
                 (child.object, child.offset, child.needs_copy, child.is_shared) = (Some(object), e.offset, false, true);
             }
-            Inherit::Copy if needs_eager_copy(entry) => {
+            Inherit::Copy if self.needs_eager_copy(entry) => {
                 child.object = Some(self.eager_copy(entry, pool));
                 (child.offset, child.needs_copy, child.is_shared) = (0, false, false);
             }
@@ -81,7 +81,7 @@ impl<M: Machine> Vm<M> {
 
     /// The object a SHARE entry hands to the child: the entry's own, created if missing, and
     /// made private first if the entry was copy-on-write (sharing must not share a snapshot).
-    fn shareable_object(&mut self, parent: MapId, entry: &MapEntry) -> ObjectId {
+    pub(crate) fn shareable_object(&mut self, parent: MapId, entry: &MapEntry) -> ObjectId {
         let e = self.map(parent).lookup(entry.start).expect("present").clone();
         let object = match (e.object, e.needs_copy) {
             (None, _) => self.new_object(VmObject::new(e.pages())),
@@ -108,7 +108,13 @@ impl<M: Machine> Vm<M> {
     }
 }
 
-/// Whether a COPY entry must be copied at once rather than lazily.
-fn needs_eager_copy(entry: &MapEntry) -> bool {
-    entry.inheritance == Inherit::Copy && entry.object.is_some() && (entry.is_wired() || entry.is_shared)
+impl<M: Machine> Vm<M> {
+    /// Whether a COPY entry must be copied at once rather than lazily: wired memory (which
+    /// must not start faulting in the parent), and shared memory that someone may write in
+    /// place (a lazy copy would see those writes).
+    fn needs_eager_copy(&self, entry: &MapEntry) -> bool {
+        let Some(object) = entry.object else { return false };
+        let shared_writable = entry.is_shared && !self.object(object).frozen;
+        entry.inheritance == Inherit::Copy && (entry.is_wired() || shared_writable)
+    }
 }

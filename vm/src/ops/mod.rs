@@ -6,6 +6,7 @@ mod allocate;
 mod attributes;
 mod bytes;
 mod fork;
+mod named;
 mod populate;
 mod protect;
 mod region;
@@ -13,6 +14,7 @@ mod remove;
 mod wire;
 
 pub use allocate::NewMemory;
+pub use named::{MapMode, NamedEntry, NamedId};
 pub use region::RegionInfo;
 
 use crate::system::{MapId, Machine, Vm};

@@ -26,17 +26,17 @@ pub fn call(call: Sysno, a: [u64; 6]) -> KernResult {
     }
 }
 
-fn kr(error: VmError) -> kern_return_t {
+pub(super) fn kr(error: VmError) -> kern_return_t {
     KernReturn::from(error).code()
 }
 
 /// A protection value: only the READ, WRITE and EXECUTE bits.
-fn prot_value(raw: u64) -> Result<Prot, kern_return_t> {
+pub(super) fn prot_value(raw: u64) -> Result<Prot, kern_return_t> {
     u32::try_from(raw).ok().and_then(Prot::from_bits).ok_or(KERN_INVALID_ARGUMENT)
 }
 
 /// Sanitizes a range of an existing-memory call: `None` for size 0 (success, no change).
-fn existing_range(address: u64, size: u64) -> Result<Option<MapRange>, kern_return_t> {
+pub(super) fn existing_range(address: u64, size: u64) -> Result<Option<MapRange>, kern_return_t> {
     match sanitize(address, size, vm::api::USER_MIN, vm::api::USER_MAX) {
         Ok(Sanitized::Empty) => Ok(None),
         Ok(Sanitized::Range(r)) => Ok(Some(r)),

@@ -8,6 +8,7 @@
 
 mod hurd;
 mod memory;
+mod objects;
 mod tasks;
 pub mod user;
 
@@ -34,6 +35,9 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Some(Sysno::TaskWait) => code(tasks::task_wait(a[0], a[1])),
         Some(Sysno::TaskInfo) => code(tasks::task_info(a[0], a[1])),
         Some(Sysno::MachPortDeallocate) => code(tasks::mach_port_deallocate(a[0], a[1])),
+        Some(Sysno::VmMap) => code(objects::vm_map(a[0])),
+        Some(Sysno::MachMakeMemoryEntry) => code(objects::mach_make_memory_entry(a[0], a[1], a[2], a[3], a[4], a[5])),
+        Some(Sysno::VmMachineAttribute) => code(objects::vm_machine_attribute(a[0], a[1], a[2], a[3], a[4])),
         Some(Sysno::HurdVmAllocate) => hurd::hurd_vm_allocate(a[0], a[1], a[2], a[3]),
         Some(Sysno::HurdVmDeallocate) => hurd::hurd_vm_deallocate(a[0], a[1]),
         Some(call) => code(memory::call(call, a)),

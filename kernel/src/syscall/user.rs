@@ -66,12 +66,14 @@ pub fn write_u64(dst: u64, value: u64) -> Result<(), kern_return_t> {
     copy_out(dst, &value.to_ne_bytes())
 }
 
-/// Types that cross the boundary as their bytes: `#[repr(C)]` structs of integers only.
+/// Types that cross the boundary as their bytes: `#[repr(C)]` structs of integers only,
+/// without padding.
 pub trait Plain: Copy + Default {}
 
 impl Plain for machvm_abi::vm::VmRegionInfo {}
 impl Plain for machvm_abi::vm::VmStatistics {}
 impl Plain for machvm_abi::vm::TaskBasicInfo {}
+impl Plain for machvm_abi::VmMapArgs {}
 
 /// Writes `value` at user address `dst`.
 ///
@@ -83,4 +85,18 @@ pub fn write_plain<T: Plain>(dst: u64, value: &T) -> Result<(), kern_return_t> {
     // structs are laid out without padding) and may be read as `u8`.
     let bytes = unsafe { core::slice::from_raw_parts((value as *const T).cast::<u8>(), core::mem::size_of::<T>()) };
     copy_out(dst, bytes)
+}
+
+/// Reads a `T` at user address `src`.
+///
+/// # Errors
+///
+/// As [`copy_in`].
+pub fn read_plain<T: Plain>(src: u64) -> Result<T, kern_return_t> {
+    let mut value = T::default();
+    // SAFETY: `T: Plain` is a `repr(C)` struct of integers without padding: any bytes are a
+    // valid value, and the slice covers exactly `value`, borrowed mutably for the copy.
+    let bytes = unsafe { core::slice::from_raw_parts_mut((&mut value as *mut T).cast::<u8>(), core::mem::size_of::<T>()) };
+    copy_in(src, bytes)?;
+    Ok(value)
 }

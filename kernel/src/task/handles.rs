@@ -11,6 +11,8 @@ pub enum Handle {
     Task(TaskId),
     /// The privileged host (`host_priv`), held by the init task.
     Host,
+    /// A named memory entry (holds a reference to its object).
+    MemoryEntry(vm::NamedId),
 }
 
 /// A task's handles, by name. Name 0 is `MACH_PORT_NULL` and never used. Tables change only

@@ -97,10 +97,16 @@ pub fn grant(holder: TaskId, handle: Handle) -> u32 {
 
 /// Takes the handle `name` away from `holder`; returns it.
 pub fn revoke(holder: TaskId, name: u32) -> Option<Handle> {
-    let mut tasks = TASKS.lock();
-    let handle = tasks.get_mut(&holder)?.handles.remove(name)?;
-    if let Handle::Task(t) = handle {
-        drop_ref(&mut tasks, t);
+    let handle = {
+        let mut tasks = TASKS.lock();
+        let handle = tasks.get_mut(&holder)?.handles.remove(name)?;
+        if let Handle::Task(t) = handle {
+            drop_ref(&mut tasks, t);
+        }
+        handle
+    };
+    if let Handle::MemoryEntry(id) = handle {
+        vm_system::lock().release_named(id);
     }
     Some(handle)
 }
@@ -152,6 +158,11 @@ pub fn end(id: TaskId, status: i32) {
             if let Handle::Task(t) = handle {
                 drop_ref(&mut tasks, t);
             }
+        }
+    }
+    for handle in handles.iter() {
+        if let Handle::MemoryEntry(named) = handle {
+            vm_system::lock().release_named(named);
         }
     }
     sched::task_ended(id);

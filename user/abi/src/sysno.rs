@@ -28,6 +28,12 @@ pub enum Sysno {
     VmMsync = 17,
     /// `vm_statistics(*stats)`: the VM counters (`vm_stat`).
     VmStatistics = 18,
+    /// `vm_map(*args)`: the arguments in a [`VmMapArgs`](crate::VmMapArgs) block.
+    VmMap = 19,
+    /// `mach_make_memory_entry(task, *size, offset, permission, *handle, parent)`.
+    MachMakeMemoryEntry = 20,
+    /// `vm_machine_attribute(task, address, size, attribute, *value)`.
+    VmMachineAttribute = 21,
     /// `task_create(parent, inherit_memory, *child)`.
     TaskCreate = 30,
     /// `thread_create_running(task, entry, stack, arg)`: starts a thread in `task`.
@@ -48,7 +54,7 @@ pub enum Sysno {
 
 impl Sysno {
     /// Every call, for tables and tests.
-    pub const ALL: [Sysno; 20] = [
+    pub const ALL: [Sysno; 23] = [
         Self::ConsoleWrite,
         Self::TaskExit,
         Self::MachTaskSelf,
@@ -61,6 +67,9 @@ impl Sysno {
         Self::VmWire,
         Self::VmMsync,
         Self::VmStatistics,
+        Self::VmMap,
+        Self::MachMakeMemoryEntry,
+        Self::VmMachineAttribute,
         Self::TaskCreate,
         Self::ThreadCreateRunning,
         Self::TaskTerminate,

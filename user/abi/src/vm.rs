@@ -109,24 +109,24 @@ pub struct VmStatistics {
     pub cow_faults: u64,
 }
 
-/// The arguments of `vm_map`, passed by address.
+/// The arguments of `vm_map`, passed by address (laid out without padding).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VmMapArgs {
-    /// Target task.
-    pub target_task: mach_port_t,
     /// In: the address (FIXED) or hint; out: where the memory was mapped.
     pub address: vm_address_t,
     /// Size in bytes.
     pub size: vm_size_t,
     /// Bits that must be clear in the chosen address.
     pub mask: vm_address_t,
+    /// Byte offset in the object (page-aligned).
+    pub offset: vm_offset_t,
+    /// Target task.
+    pub target_task: mach_port_t,
     /// `VM_FLAGS_*`.
     pub flags: i32,
     /// A memory-entry handle, or [`MACH_PORT_NULL`] for anonymous memory.
     pub object: mach_port_t,
-    /// Byte offset in the object.
-    pub offset: vm_offset_t,
     /// Copy-on-write copy ([`TRUE`]) or shared mapping ([`FALSE`]).
     pub copy: boolean_t,
     /// Current protection.
@@ -135,6 +135,8 @@ pub struct VmMapArgs {
     pub max_protection: vm_prot_t,
     /// Inheritance.
     pub inheritance: vm_inherit_t,
+    /// Must be 0.
+    pub reserved: u32,
 }
 
 /// The name of the privileged host handle in the init task's table (name 1 is the task
@@ -156,3 +158,26 @@ pub struct TaskBasicInfo {
     /// Regions (map entries).
     pub region_count: u64,
 }
+
+/// `mach_make_memory_entry` permission flag: a new anonymous object rather than a range of
+/// the task's map (XNU's `MAP_MEM_NAMED_CREATE`).
+pub const MAP_MEM_NAMED_CREATE: vm_prot_t = 0x0002_0000;
+
+/// `vm_machine_attribute` attribute: caching.
+pub const MATTR_CACHE: u32 = 1;
+/// `vm_machine_attribute` attribute: page migration (not supported).
+pub const MATTR_MIGRATE: u32 = 2;
+/// `vm_machine_attribute` attribute: page replication (not supported).
+pub const MATTR_REPLICATE: u32 = 4;
+/// Value: off.
+pub const MATTR_VAL_OFF: i32 = 0;
+/// Value: on.
+pub const MATTR_VAL_ON: i32 = 1;
+/// Value: read the current setting.
+pub const MATTR_VAL_GET: i32 = 2;
+/// Value: flush the instruction cache.
+pub const MATTR_VAL_ICACHE_FLUSH: i32 = 3;
+/// Value: flush the data cache.
+pub const MATTR_VAL_DCACHE_FLUSH: i32 = 5;
+/// Value: flush both caches.
+pub const MATTR_VAL_CACHE_FLUSH: i32 = 6;

@@ -3,7 +3,7 @@
 use crate::syscall::syscall;
 use machvm_abi::kern::kern_return_t;
 use machvm_abi::vm::*;
-use machvm_abi::Sysno;
+use machvm_abi::{Sysno, VmMapArgs};
 
 fn kr(raw: u64) -> kern_return_t {
     raw as kern_return_t
@@ -152,4 +152,76 @@ pub fn hurd_vm_allocate(address: &mut vm_address_t, size: vm_size_t, flags: u64,
 pub fn hurd_vm_deallocate(address: vm_address_t, size: vm_size_t) -> i32 {
     // SAFETY: the arguments are numbers.
     unsafe { syscall(Sysno::HurdVmDeallocate, [address, size, 0, 0, 0, 0]) as i32 }
+}
+
+/// Maps memory into `target_task` (seed 002): `object` is a memory-entry handle (or
+/// `MACH_PORT_NULL` for zero-filled memory) mapped from byte `offset`, shared (`copy` FALSE)
+/// or as a copy-on-write copy (TRUE); `*address` receives where.
+#[allow(clippy::too_many_arguments)]
+pub fn vm_map(
+    target_task: mach_port_t,
+    address: &mut vm_address_t,
+    size: vm_size_t,
+    mask: vm_address_t,
+    flags: i32,
+    object: mach_port_t,
+    offset: vm_offset_t,
+    copy: boolean_t,
+    cur_protection: vm_prot_t,
+    max_protection: vm_prot_t,
+    inheritance: vm_inherit_t,
+) -> kern_return_t {
+    let mut args = VmMapArgs {
+        address: *address,
+        size,
+        mask,
+        offset,
+        target_task,
+        flags,
+        object,
+        copy,
+        cur_protection,
+        max_protection,
+        inheritance,
+        reserved: 0,
+    };
+    // SAFETY: the kernel reads and writes `args`, a live struct.
+    let result = kr(unsafe { syscall(Sysno::VmMap, [ptr(&mut args), 0, 0, 0, 0, 0]) });
+    if result == machvm_abi::kern::KERN_SUCCESS {
+        *address = args.address;
+    }
+    result
+}
+
+/// Makes a memory-entry handle for `[offset, offset + *size)` of `target_task` (or of
+/// `parent`'s window, or, with `MAP_MEM_NAMED_CREATE` in `permission`, for a new anonymous
+/// object); `*size` is rounded to pages.
+pub fn mach_make_memory_entry(
+    target_task: mach_port_t,
+    size: &mut vm_size_t,
+    offset: vm_offset_t,
+    permission: vm_prot_t,
+    object_handle: &mut mach_port_t,
+    parent_entry: mach_port_t,
+) -> kern_return_t {
+    let mut handle = 0u64;
+    let args = [target_task.into(), ptr(size), offset, permission as u32 as u64, ptr(&mut handle), parent_entry.into()];
+    // SAFETY: the kernel reads and writes `*size` and `handle`, live u64s.
+    let result = kr(unsafe { syscall(Sysno::MachMakeMemoryEntry, args) });
+    if result == machvm_abi::kern::KERN_SUCCESS {
+        *object_handle = handle as mach_port_t;
+    }
+    result
+}
+
+/// Reads or applies a machine attribute of the range (`MATTR_CACHE` with `MATTR_VAL_GET` or a
+/// flush value).
+pub fn vm_machine_attribute(target_task: mach_port_t, address: vm_address_t, size: vm_size_t, attribute: u32, value: &mut i32) -> kern_return_t {
+    let mut raw = *value as u32 as u64;
+    // SAFETY: the kernel reads and writes `raw`, a live u64.
+    let result = kr(unsafe { syscall(Sysno::VmMachineAttribute, [target_task.into(), address, size, attribute.into(), ptr(&mut raw), 0]) });
+    if result == machvm_abi::kern::KERN_SUCCESS {
+        *value = raw as i32;
+    }
+    result
 }

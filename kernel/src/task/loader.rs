@@ -2,18 +2,21 @@
 //!
 //! Every check comes before the task exists: a 64-bit little-endian x86_64 executable
 //! (`ET_EXEC`, linked at its address), loadable segments inside the user map, page-disjoint,
-//! with file bytes inside the file, and an entry point in an executable segment. Each segment
-//! becomes zero-fill memory with the file's bytes copied in, then gets the segment's
-//! protection as both current and maximum. The stack sits at the top of the map with a guard
-//! page below it (mapped with no access, so nothing else is placed there and an overflow
-//! faults).
+//! with file bytes inside the file, and an entry point in an executable segment.
+//!
+//! Each segment's file bytes become a *frozen* memory object (`vm::Vm::new_frozen_entry`),
+//! mapped with `map_named`: read-only segments (text, read-only data) shared, writable ones
+//! (data) as a copy-on-write copy; the pages past the file bytes (bss) are zero-fill memory.
+//! Protections are the segment's, as current and maximum. The stack sits at the top of the
+//! map with a guard page below it (mapped with no access, so nothing else is placed there and
+//! an overflow faults).
 
 use super::{sched, TaskId};
 use crate::vm_system;
 use alloc::vec::Vec;
 use core::fmt;
 use vm::api::{USER_MAX, USER_MIN};
-use vm::{NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
+use vm::{MapMode, NewMemory, Page, Placement, Prot, VmError, PAGE_SIZE};
 use x86_64::VirtAddr;
 use xmas_elf::header::{Class, Data, Machine, Type};
 use xmas_elf::program::{ProgramHeader, Type as SegmentType};
@@ -106,6 +109,9 @@ fn segment<'a>(image: &'a [u8], ph: &ProgramHeader<'_>) -> Result<Segment<'a>, L
         return Err(LoadError::BadElf("a segment lies outside the user map"));
     };
     let file_end = offset.checked_add(file).filter(|&e| file <= mem && e <= image.len() as u64);
+    if ph.flags().is_write() && !ph.flags().is_read() {
+        return Err(LoadError::BadElf("a writable segment is not readable"));
+    }
     let Some(file_end) = file_end else {
         return Err(LoadError::BadElf("a segment's file bytes lie outside the file"));
     };
@@ -120,17 +126,32 @@ fn segment<'a>(image: &'a [u8], ph: &ProgramHeader<'_>) -> Result<Segment<'a>, L
 fn populate(map: vm::MapId, segments: &[Segment<'_>]) -> Result<(), VmError> {
     let mut vm = vm_system::lock();
     for s in segments {
-        let start = Page::containing(s.start);
-        let pages = (s.end - s.start) / PAGE_SIZE;
-        vm.allocate(map, Placement::Fixed(start), pages, NewMemory::DEFAULT)?;
-        vm.write_bytes(map, s.vaddr, s.bytes)?;
-        let end = Page::containing(s.end);
-        vm.protect(map, start, end, ProtectTarget::Maximum, s.prot)?;
-        vm.protect(map, start, end, ProtectTarget::Current, s.prot)?;
+        map_segment(&mut vm, map, s)?;
     }
     let guard = NewMemory { protection: Prot::NONE, max_protection: Prot::NONE, ..NewMemory::DEFAULT };
     let stack_bottom = STACK_TOP - STACK_SIZE;
     vm.allocate(map, Placement::Fixed(Page::containing(stack_bottom - PAGE_SIZE)), 1, guard)?;
     vm.allocate(map, Placement::Fixed(Page::containing(stack_bottom)), STACK_SIZE / PAGE_SIZE, NewMemory::DEFAULT)?;
+    Ok(())
+}
+
+/// Maps one segment: its file pages from a frozen object (shared, or copied if writable),
+/// the rest zero-fill.
+fn map_segment(vm: &mut vm_system::KernelVm, map: vm::MapId, s: &Segment<'_>) -> Result<(), VmError> {
+    let memory = NewMemory { protection: s.prot, max_protection: s.prot, inheritance: vm::Inherit::Copy };
+    let file_end = (s.vaddr + s.bytes.len() as u64).next_multiple_of(PAGE_SIZE).max(s.start);
+    let file_pages = (file_end - s.start) / PAGE_SIZE;
+    if file_pages > 0 {
+        let granted = s.prot - Prot::WRITE;
+        let entry = vm.new_frozen_entry(file_pages, s.vaddr - s.start, s.bytes, granted)?;
+        let mode = if s.prot.contains(Prot::WRITE) { MapMode::Copy } else { MapMode::Shared };
+        let mapped = vm.map_named(map, Placement::Fixed(Page::containing(s.start)), file_pages, entry, 0, mode, memory);
+        vm.release_named(entry);
+        mapped?;
+    }
+    if file_end < s.end {
+        let pages = (s.end - file_end) / PAGE_SIZE;
+        vm.allocate(map, Placement::Fixed(Page::containing(file_end)), pages, memory)?;
+    }
     Ok(())
 }

@@ -71,3 +71,12 @@ pub fn with_user_access<R>(f: impl FnOnce() -> R) -> R {
         None => f(),
     }
 }
+
+/// Forbids kernel access to user pages (clears EFLAGS.AC under SMAP). Interrupt handlers call
+/// it first: an interrupt from ring 3 keeps the user's AC flag, which would otherwise lift
+/// SMAP for the handler. The interrupted flags come back with `iretq`.
+pub fn forbid_user_access() {
+    if let Some(smap) = Smap::new().filter(|_| features().smap) {
+        smap.enable();
+    }
+}

@@ -95,6 +95,7 @@ pub(super) extern "x86-interrupt" fn page_fault(
     mut frame: InterruptStackFrame,
     error: PageFaultErrorCode,
 ) {
+    super::cpu::forbid_user_access();
     let fault = PageFault {
         address: VirtAddr::new_truncate(Cr2::read_raw()),
         error,

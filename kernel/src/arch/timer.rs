@@ -42,6 +42,7 @@ pub fn init() {
 }
 
 pub(super) extern "x86-interrupt" fn interrupt(frame: InterruptStackFrame) {
+    super::cpu::forbid_user_access();
     TICKS.fetch_add(1, Ordering::Relaxed);
     // SAFETY: the timer's interrupt is being handled; acknowledging it is what the PIC expects.
     unsafe { PICS.lock().notify_end_of_interrupt(TIMER_VECTOR) };

@@ -37,6 +37,8 @@ fn main() -> i32 {
         hurd_allocate_map_now_makes_pages_resident,
         hurd_map_now_without_memory_changes_nothing,
         hurd_deallocate_errors_and_partial_ranges,
+        every_range_call_follows_the_range_table,
+        hurd_allocate_with_a_garbage_pointer,
     ])
 }
 
@@ -319,4 +321,64 @@ fn hurd_deallocate_errors_and_partial_ranges() {
     assert_eq!(hurd_vm_deallocate(a + PAGE, PAGE), 0, "part of a region");
     assert_eq!(hurd_vm_deallocate(a, 4 * PAGE), 0, "holes are ignored");
     assert!(region(a).is_none_or(|(s, _, _)| s >= a + 4 * PAGE));
+}
+
+/// One range call with the range under test (values valid, the range the only variable).
+type RangeCall = (&'static str, fn(u64, u64) -> kern_return_t);
+
+fn range_calls() -> [RangeCall; 8] {
+    [
+        ("vm_deallocate", |a, s| vm_deallocate(me(), a, s)),
+        ("vm_protect", |a, s| vm_protect(me(), a, s, FALSE, VM_PROT_READ)),
+        ("vm_inherit", |a, s| vm_inherit(me(), a, s, VM_INHERIT_SHARE)),
+        ("vm_behavior_set", |a, s| vm_behavior_set(me(), a, s, VM_BEHAVIOR_RANDOM)),
+        ("vm_msync", |a, s| vm_msync(me(), a, s, VM_SYNC_SYNCHRONOUS)),
+        ("vm_wire", |a, s| vm_wire(mach_host_priv(), me(), a, s, VM_PROT_READ)),
+        ("vm_unwire", |a, s| vm_wire(mach_host_priv(), me(), a, s, VM_PROT_NONE)),
+        ("vm_machine_attribute", |a, s| vm_machine_attribute(me(), a, s, MATTR_CACHE, &mut { MATTR_VAL_CACHE_FLUSH })),
+    ]
+}
+
+/// The spec's range table, row by row, for every call that takes an address and a size.
+fn every_range_call_follows_the_range_table() {
+    for (name, call) in range_calls() {
+        assert_eq!(call(KERNEL_PTR, 0), KERN_SUCCESS, "{name}: size 0 succeeds and changes nothing");
+        assert_eq!(call(0x2000, u64::MAX), KERN_INVALID_ARGUMENT, "{name}: start + size overflows");
+        assert_eq!(call(0xffff_ffff_ffff_f001, 0xffe), KERN_INVALID_ARGUMENT, "{name}: the rounded end wraps to 0");
+        assert_eq!(call(0, PAGE), KERN_INVALID_ADDRESS, "{name}: page 0 is outside the map");
+        assert_eq!(call(USER_MAX - PAGE, PAGE + 1), KERN_INVALID_ADDRESS, "{name}: past the top of the map");
+    }
+    // Unaligned starts are truncated and ends rounded up: every touched page is affected.
+    let a = alloc(2);
+    assert_eq!(vm_wire(mach_host_priv(), me(), a + PAGE - 1, 2, VM_PROT_READ), KERN_SUCCESS);
+    assert_eq!(region(a).unwrap().2.user_wired_count, 1);
+    assert_eq!(region(a).unwrap().1, 2 * PAGE, "both pages wired, one region");
+    assert_eq!(vm_wire(mach_host_priv(), me(), a + 5, 2 * PAGE - 10, VM_PROT_NONE), KERN_SUCCESS);
+    assert_eq!(vm_inherit(me(), a + PAGE + 1, 1, VM_INHERIT_NONE), KERN_SUCCESS);
+    assert_eq!(region(a + PAGE).unwrap().2.inheritance, VM_INHERIT_NONE);
+    assert_eq!(region(a).unwrap().1, PAGE, "only the touched page changed");
+    assert_eq!(vm_deallocate(me(), a, 2 * PAGE), KERN_SUCCESS);
+    // Holes: KERN_INVALID_ADDRESS for calls on existing memory (vm_wire: KERN_FAILURE; unwire:
+    // KERN_INVALID_ARGUMENT, not wired), success for vm_deallocate.
+    let b = alloc(3);
+    assert_eq!(vm_deallocate(me(), b + PAGE, PAGE), KERN_SUCCESS);
+    for (name, call) in range_calls() {
+        let expected = match name {
+            "vm_deallocate" => continue,
+            "vm_wire" => KERN_FAILURE,
+            "vm_unwire" => KERN_INVALID_ARGUMENT,
+            _ => KERN_INVALID_ADDRESS,
+        };
+        assert_eq!(call(b, 3 * PAGE), expected, "{name}: a hole in the range");
+    }
+    assert_eq!(region(b).unwrap().2, VmRegionInfo { protection: VM_PROT_DEFAULT, max_protection: VM_PROT_ALL, inheritance: VM_INHERIT_COPY, ..VmRegionInfo::default() }, "nothing changed");
+    assert_eq!(vm_deallocate(me(), b, 3 * PAGE), KERN_SUCCESS, "holes are ignored");
+}
+
+fn hurd_allocate_with_a_garbage_pointer() {
+    for bad in [0u64, 8, KERNEL_PTR, u64::MAX - 3] {
+        // SAFETY: the pointer is deliberately bad; the kernel checks it.
+        let errno = unsafe { mach::raw::syscall(mach::raw::Sysno::HurdVmAllocate, [bad, PAGE, 0, 0, 0, 0]) } as i32;
+        assert_eq!(errno, EINVAL, "address pointer {bad:#x}");
+    }
 }

@@ -22,6 +22,7 @@ pub mod arch;
 pub mod boot;
 pub mod console;
 pub mod init_task;
+pub mod limits;
 pub mod memory;
 pub mod panic;
 pub mod pmap;

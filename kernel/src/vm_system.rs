@@ -27,7 +27,8 @@ static VM: IrqMutex<Option<KernelVm>> = IrqMutex::new(None);
 
 /// Builds the VM system over the pmap. Runs once, after `memory::init` and `arch::init`.
 pub fn init() {
-    let vm = Vm::new(pmap::build(), KernelFrames, pmap::direct_map());
+    let mut vm = Vm::new(pmap::build(), KernelFrames, pmap::direct_map());
+    vm.set_entry_limit(crate::limits::map_entry_limit());
     *VM.lock() = Some(vm);
 }
 

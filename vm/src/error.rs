@@ -18,6 +18,8 @@ pub enum VmError {
     WireCountOverflow,
     /// Physical memory (or a page table) ran out.
     OutOfMemory,
+    /// The map holds as many entries as it may ([`Vm::set_entry_limit`](crate::Vm::set_entry_limit)).
+    EntryLimit,
 }
 
 impl fmt::Display for VmError {
@@ -29,6 +31,7 @@ impl fmt::Display for VmError {
             Self::InvalidArgument => "invalid argument for this region",
             Self::WireCountOverflow => "wire count would overflow",
             Self::OutOfMemory => "out of physical memory",
+            Self::EntryLimit => "the map holds as many entries as it may",
         })
     }
 }

@@ -24,6 +24,9 @@ pub trait Machine {
     type Phys: PhysMemory;
 }
 
+/// The most entries a map may hold unless [`Vm::set_entry_limit`] says otherwise.
+pub const DEFAULT_ENTRY_LIMIT: usize = 1 << 16;
+
 /// Identifies a map in a [`Vm`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MapId(pub u32);
@@ -56,6 +59,8 @@ pub struct Vm<M: Machine> {
     pub(crate) named: Slab<crate::ops::NamedEntry>,
     /// Frames held in objects.
     pub(crate) resident: u64,
+    /// The most entries one map may hold.
+    pub(crate) entry_limit: usize,
     pub(crate) counters: VmCounters,
 }
 
@@ -70,6 +75,7 @@ impl<M: Machine> Vm<M> {
             objects: Slab::default(),
             named: Slab::default(),
             resident: 0,
+            entry_limit: DEFAULT_ENTRY_LIMIT,
             counters: VmCounters::default(),
         }
     }
@@ -97,6 +103,22 @@ impl<M: Machine> Vm<M> {
     /// Event counters.
     pub fn counters(&self) -> VmCounters {
         self.counters
+    }
+
+    /// Sets the most entries one map may hold. A kernel sizes it so that its heap can hold
+    /// the entries of every map (and a fork's copy of the largest): an operation that could
+    /// pass it fails with [`VmError::EntryLimit`] before changing anything.
+    pub fn set_entry_limit(&mut self, limit: usize) {
+        self.entry_limit = limit.max(3);
+    }
+
+    /// Fails with [`VmError::EntryLimit`] unless `map` has room for `extra` more entries.
+    pub(crate) fn room_for(&self, map: MapId, extra: usize) -> Result<(), VmError> {
+        if self.map(map).entries.len() + extra > self.entry_limit {
+            Err(VmError::EntryLimit)
+        } else {
+            Ok(())
+        }
     }
 
     /// Number of live objects.

@@ -272,3 +272,24 @@ fn destroying_a_map_returns_every_frame() {
     assert_eq!(f.vm.frame_accounts().free, f.baseline);
     f.check(&[]);
 }
+
+#[test]
+fn the_entry_limit_is_checked_before_any_change() {
+    let mut f = Fixture::new(256);
+    let m = f.map();
+    f.vm.set_entry_limit(3);
+    let gap = NewMemory { protection: Prot::NONE, ..NewMemory::DEFAULT };
+    let a = f.vm.allocate(m, ANY, 3, NewMemory::DEFAULT).unwrap().addr();
+    f.vm.allocate(m, ANY, 1, gap).unwrap();
+    f.vm.allocate(m, ANY, 1, NewMemory::DEFAULT).unwrap();
+    assert_eq!(entries(&f, m), 3);
+    let before: Vec<_> = f.vm.map(m).entries().cloned().collect();
+    let (s, e) = pages_from(a + PAGE_SIZE, 1);
+    assert_eq!(f.vm.protect(m, s, e, ProtectTarget::Current, Prot::READ), Err(VmError::EntryLimit), "a split in the middle");
+    assert_eq!(f.vm.deallocate(m, s, e), Err(VmError::EntryLimit));
+    assert_eq!(f.vm.map(m).entries().cloned().collect::<Vec<_>>(), before, "nothing changed");
+    assert_eq!(f.vm.allocate(m, ANY, 1, gap), Err(VmError::EntryLimit));
+    let (s, e) = pages_from(a, 3);
+    f.vm.deallocate(m, s, e).unwrap();
+    f.check(&[m]);
+}

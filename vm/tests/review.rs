@@ -8,8 +8,10 @@
 mod common;
 
 use common::{page, pages_from, Fixture, MAX, MIN};
-use vm::pmap::{FrameAllocator, Pmap};
-use vm::{Access, FaultOutcome, Inherit, MapEntry, MapId, NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use vm::pmap::{FrameAllocator, Pmap, Wiring};
+use vm::{Access, FaultOutcome, Inherit, MapEntry, MapId, MapMode, NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
 
 const ANY: Placement = Placement::Anywhere { mask: 0 };
 
@@ -102,7 +104,9 @@ fn a_read_wired_shared_page_follows_the_sharers_write() {
     f.vm.inherit(p, s, e, Inherit::Share).unwrap();
     let sharer = f.vm.fork(p).unwrap();
     f.write(sharer, a, 7).unwrap();
+    let faults = f.vm.counters().faults;
     assert_eq!(f.read(p, a), Ok(7), "the parent's wired translation is stale");
+    assert_eq!(f.vm.counters().faults, faults, "a page wired for reading faulted on a read");
     assert_eq!(f.read(copier, a), Ok(1));
     f.check(&[p, copier, sharer]);
 }
@@ -284,6 +288,138 @@ fn many_generations_then_exits_in_every_order() {
         }
         assert_eq!((f.vm.object_count(), f.vm.resident_pages()), (0, 0));
     }
+}
+
+/// A child that dropped the first page has a window at an offset in the shared object; its
+/// shadow skips (bypasses) a middle object with nothing in that window, and the chain
+/// collapses as the others exit.
+#[test]
+fn bypass_and_collapse_with_offset_windows() {
+    let mut f = Fixture::new(256);
+    let p = f.map();
+    let a = written(&mut f, p, 4, 1);
+    let c1 = f.vm.fork(p).unwrap();
+    f.write(p, a, 10).unwrap();
+    let c2 = f.vm.fork(p).unwrap();
+    let (s, e) = pages_from(a, 1);
+    f.vm.deallocate(c2, s, e).unwrap();
+    f.write(c2, a + 3 * PAGE_SIZE, 43).unwrap();
+    assert_eq!(f.read(c2, a + PAGE_SIZE), Ok(2));
+    f.write(p, a + PAGE_SIZE, 12).unwrap();
+    f.write(c1, a + 2 * PAGE_SIZE, 33).unwrap();
+    assert_eq!(contents(&mut f, p, a, 4), [Ok(10), Ok(12), Ok(3), Ok(4)]);
+    assert_eq!(contents(&mut f, c1, a, 4), [Ok(1), Ok(2), Ok(33), Ok(4)]);
+    assert_eq!(contents(&mut f, c2, a + PAGE_SIZE, 3), [Ok(2), Ok(3), Ok(43)]);
+    f.check(&[p, c1, c2]);
+    f.vm.destroy_map(c1);
+    f.vm.destroy_map(p);
+    assert_eq!(contents(&mut f, c2, a + PAGE_SIZE, 3), [Ok(2), Ok(3), Ok(43)]);
+    let object = f.vm.region(c2, a + PAGE_SIZE).unwrap().object.unwrap();
+    assert_eq!(f.vm.chain_length(object), 1);
+    f.check(&[c2]);
+}
+
+/// Copy-on-write of memory without read access (write-only and execute-only protections).
+#[test]
+fn copy_on_write_without_read_access() {
+    let mut f = Fixture::new(256);
+    let p = f.map();
+    let a = written(&mut f, p, 2, 1);
+    let c = f.vm.fork(p).unwrap();
+    let (s, e) = pages_from(a, 1);
+    f.vm.protect(c, s, e, ProtectTarget::Current, Prot::WRITE).unwrap();
+    let (s2, e2) = pages_from(a + PAGE_SIZE, 1);
+    f.vm.protect(c, s2, e2, ProtectTarget::Current, Prot::EXECUTE).unwrap();
+    assert_eq!(f.vm.fault(c, a, Access::Read), FaultOutcome::ProtectionFailure);
+    assert_eq!(f.vm.fault(c, a, Access::Write), FaultOutcome::Resolved);
+    assert_eq!(f.vm.fault(c, a + PAGE_SIZE, Access::Execute), FaultOutcome::Resolved);
+    assert_eq!(f.vm.fault(c, a + PAGE_SIZE, Access::Write), FaultOutcome::ProtectionFailure);
+    f.check(&[p, c]);
+    f.write(p, a + PAGE_SIZE, 20).unwrap();
+    f.vm.protect(c, s, e2, ProtectTarget::Current, Prot::DEFAULT).unwrap();
+    assert_eq!(contents(&mut f, c, a, 2), [Ok(1), Ok(2)]);
+    f.check(&[p, c]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Named entries and frozen objects
+// ---------------------------------------------------------------------------------------
+
+/// A shared read-only mapping of a frozen object (an executable's text), wired; another
+/// mapping copies the object lazily and shares its copy: the copy-up of a page must not
+/// take the wired translation of the frozen page away.
+#[test]
+fn a_wired_mapping_of_a_frozen_object_survives_a_copy_up_elsewhere() {
+    let mut f = Fixture::new(256);
+    let m = f.map();
+    let text = f.vm.new_frozen_entry(1, 0, &[7], Prot::READ | Prot::EXECUTE).unwrap();
+    let rx = NewMemory { protection: Prot::READ | Prot::EXECUTE, max_protection: Prot::READ | Prot::EXECUTE, inheritance: Inherit::Copy };
+    let a = f.vm.map_named(m, ANY, 1, text, 0, MapMode::Shared, rx).unwrap();
+    f.vm.wire(m, a, page(a.addr() + PAGE_SIZE), Prot::READ).unwrap();
+    let b = f.vm.map_named(m, ANY, 1, text, 0, MapMode::Copy, NewMemory::DEFAULT).unwrap();
+    let data = f.vm.make_named_entry(m, b, page(b.addr() + PAGE_SIZE), Prot::DEFAULT).unwrap();
+    f.write(m, b.addr(), 9).unwrap();
+    let t = f.vm.pmap().extract(f.vm.space(m), a.addr());
+    assert!(t.is_some_and(|t| t.wiring == Wiring::Wired), "the wired translation of the frozen page is gone: {t:?}");
+    let faults = f.vm.counters().faults;
+    assert_eq!(f.read(m, a.addr()), Ok(7));
+    assert_eq!(f.vm.counters().faults, faults, "a wired page faulted");
+    f.vm.release_named(data);
+    f.vm.release_named(text);
+    f.check(&[m]);
+}
+
+/// Copies of a frozen object are private and lazy; shared mappings never change it; the
+/// object outlives its named entry while mapped.
+#[test]
+fn frozen_object_copies_shares_and_forks() {
+    let mut f = Fixture::new(256);
+    let m = f.map();
+    let text = f.vm.new_frozen_entry(2, 10, &[1, 2], Prot::READ | Prot::EXECUTE).unwrap();
+    let rx = NewMemory { protection: Prot::READ | Prot::EXECUTE, max_protection: Prot::READ | Prot::EXECUTE, inheritance: Inherit::Share };
+    let shared = f.vm.map_named(m, ANY, 2, text, 0, MapMode::Shared, rx).unwrap().addr();
+    let copy = f.vm.map_named(m, ANY, 2, text, 0, MapMode::Copy, NewMemory::DEFAULT).unwrap().addr();
+    f.vm.release_named(text);
+    assert_eq!(f.write(m, shared, 5), Err(FaultOutcome::ProtectionFailure));
+    let c = f.vm.fork(m).unwrap();
+    f.write(m, copy + 10, 3).unwrap();
+    f.write(c, copy + PAGE_SIZE, 4).unwrap();
+    assert_eq!([f.read(m, shared + 10), f.read(c, shared + 10), f.read(c, copy + 10)], [Ok(1), Ok(1), Ok(1)]);
+    assert_eq!([f.read(m, copy + 10), f.read(m, copy + PAGE_SIZE)], [Ok(3), Ok(0)]);
+    assert_eq!(f.read(c, copy + PAGE_SIZE), Ok(4));
+    f.check(&[m, c]);
+    f.vm.destroy_map(m);
+    assert_eq!([f.read(c, shared + 10), f.read(c, shared + 11)], [Ok(1), Ok(2)]);
+    f.check(&[c]);
+    f.vm.destroy_map(c);
+    assert_eq!((f.vm.object_count(), f.vm.resident_pages()), (0, 0));
+}
+
+/// A named entry of a copy-on-write region names what the task sees; mappings of it share
+/// later writes both ways; the sibling that holds the other copy sees none of them.
+#[test]
+fn named_entry_of_a_copied_region_then_fork() {
+    let mut f = Fixture::new(256);
+    let p = f.map();
+    let a = written(&mut f, p, 2, 1);
+    let c = f.vm.fork(p).unwrap();
+    let (s, e) = pages_from(a, 2);
+    let n = f.vm.make_named_entry(p, s, e, Prot::DEFAULT).unwrap();
+    let q = f.map();
+    let rw = NewMemory { max_protection: Prot::DEFAULT, ..NewMemory::DEFAULT };
+    let b = f.vm.map_named(q, ANY, 2, n, 0, MapMode::Shared, rw).unwrap().addr();
+    assert_eq!(f.read(q, b + PAGE_SIZE), Ok(2));
+    f.write(p, a + PAGE_SIZE, 20).unwrap();
+    f.write(q, b, 10).unwrap();
+    assert_eq!(contents(&mut f, q, b, 2), [Ok(10), Ok(20)]);
+    assert_eq!(contents(&mut f, p, a, 2), [Ok(10), Ok(20)]);
+    assert_eq!(contents(&mut f, c, a, 2), [Ok(1), Ok(2)]);
+    let g = f.vm.fork(p).unwrap();
+    f.write(q, b, 11).unwrap();
+    assert_eq!(contents(&mut f, g, a, 2), [Ok(10), Ok(20)], "a fork's copy of shared memory is a snapshot");
+    assert_eq!(f.read(p, a), Ok(11));
+    f.vm.release_named(n);
+    f.check(&[p, c, q, g]);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -528,6 +664,41 @@ fn wire_without_frames_for_copies_changes_nothing() {
     f.check(&[p]);
 }
 
+/// Wiring a huge lazily allocated range with few frames must fail at once: the check before
+/// the reservation must not cost time in proportion to the range (a user can pass the whole
+/// map, 2^35 pages). Here 2^24 pages.
+#[test]
+fn wiring_a_huge_range_fails_fast() {
+    let mut f = Fixture::new(64);
+    let m = f.map();
+    let n = 1 << 24;
+    let a = f.vm.allocate(m, ANY, n, NewMemory::DEFAULT).unwrap().addr();
+    let (s, e) = pages_from(a, n);
+    let started = std::time::Instant::now();
+    assert_eq!(f.vm.wire(m, s, e, Prot::READ), Err(VmError::OutOfMemory));
+    assert!(started.elapsed() < std::time::Duration::from_millis(200), "took {:?}", started.elapsed());
+    f.check(&[m]);
+}
+
+/// Populating (`map_now`) or wiring a huge range with few frames must not allocate kernel
+/// heap in proportion to the range: the kernel heap cannot hold a `Vec` of 2^26 frames, and
+/// an allocation failure there is a kernel panic caused by a user's argument.
+#[test]
+fn populating_or_wiring_a_huge_range_allocates_little() {
+    let mut f = Fixture::new(64);
+    let m = f.map();
+    let n = 1 << 22;
+    let a = f.vm.allocate(m, ANY, n, NewMemory::DEFAULT).unwrap().addr();
+    let (s, e) = pages_from(a, n);
+    let (result, largest) = largest_allocation(|| f.vm.populate(m, s, e));
+    assert_eq!(result, Err(VmError::OutOfMemory));
+    assert!(largest < 1 << 20, "populate allocated {largest} bytes at once");
+    let (result, largest) = largest_allocation(|| f.vm.wire(m, s, e, Prot::READ));
+    assert_eq!(result, Err(VmError::OutOfMemory));
+    assert!(largest < 1 << 20, "wire allocated {largest} bytes at once");
+    f.check(&[m]);
+}
+
 // ---------------------------------------------------------------------------------------
 // Running out of memory in fork and faults
 // ---------------------------------------------------------------------------------------
@@ -660,4 +831,58 @@ fn ranges_leaving_the_map_are_refused() {
     assert_eq!(f.vm.allocate(m, Placement::Fixed(page(MAX)), 1, NewMemory::DEFAULT), Err(VmError::InvalidAddress));
     assert_eq!(f.vm.map(m).entries().count(), 1);
     f.check(&[m]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Measuring heap allocations
+// ---------------------------------------------------------------------------------------
+
+thread_local! {
+    /// The largest single allocation of this thread while tracking, if tracking.
+    static LARGEST: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// The system allocator, recording the largest allocation of threads that track.
+struct Tracking;
+
+fn note(size: usize) {
+    let _ = LARGEST.try_with(|l| l.set(l.get().map(|n| n.max(size))));
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; `note` only updates a
+// thread-local `Cell` (const-initialised, no destructor, no allocation).
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        // SAFETY: forwarded with the caller's layout.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        // SAFETY: `ptr` came from `System` with this layout.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// Runs `f` and returns its result with the largest single allocation it made.
+fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    LARGEST.with(|l| l.set(Some(0)));
+    let result = f();
+    let largest = LARGEST.with(|l| l.replace(None)).unwrap_or(0);
+    (result, largest)
 }

@@ -27,6 +27,11 @@ pub unsafe fn init(start: *mut u8, size: usize) {
     unsafe { HEAP.heap.lock().init(start, size) };
 }
 
+/// Bytes of the heap not in use.
+pub fn free_bytes() -> usize {
+    HEAP.heap.lock().free()
+}
+
 /// Heap statistics: `(bytes in use, bytes in the heap)`.
 pub fn usage() -> (usize, usize) {
     (HEAP.in_use.load(Ordering::Relaxed), HEAP.heap.lock().size())

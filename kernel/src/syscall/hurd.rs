@@ -43,6 +43,7 @@ fn allocate(address_ptr: u64, size: u64, flags: u64, map_now: bool) -> Result<()
         let start = vm.allocate(map, placement, pages, NewMemory::DEFAULT).map_err(|e| match e {
             VmError::NoSpace if flags & VM_HERE != 0 => EEXIST,
             VmError::NoSpace => ENOSPC,
+            VmError::OutOfMemory | VmError::EntryLimit => ENOMEM,
             _ => EINVAL,
         })?;
         let end = Page::containing(start.addr() + size);

@@ -149,7 +149,7 @@ fn vm_wire(host: u64, task: u64, address: u64, size: u64, access: u64) -> KernRe
         return vm.unwire(map, range.start(), range.end()).map_err(kr);
     }
     vm.wire(map, range.start(), range.end(), access).map_err(|e| match e {
-        VmError::OutOfMemory => KERN_RESOURCE_SHORTAGE,
+        VmError::OutOfMemory | VmError::EntryLimit => KERN_RESOURCE_SHORTAGE,
         _ => KERN_FAILURE,
     })
 }

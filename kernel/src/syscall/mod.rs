@@ -24,7 +24,13 @@ pub type KernResult = Result<(), kern_return_t>;
 /// Runs the call the frame asks for and stores its result in `frame.rax`.
 pub fn dispatch(frame: &mut SyscallFrame) {
     let a = frame.args();
-    let result: i64 = match Sysno::from_raw(frame.rax) {
+    let call = Sysno::from_raw(frame.rax);
+    if call.is_some_and(allocates) && !crate::limits::heap_allows_call() {
+        let refused = if call == Some(Sysno::HurdVmAllocate) { ENOMEM } else { KERN_RESOURCE_SHORTAGE };
+        frame.rax = i64::from(refused) as u64;
+        return;
+    }
+    let result: i64 = match call {
         None => i64::from(KERN_INVALID_ARGUMENT),
         Some(Sysno::ConsoleWrite) => code(console_write(a[0], a[1])),
         Some(Sysno::TaskExit) => sched::exit_current(a[0] as i32),
@@ -43,6 +49,17 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Some(call) => code(memory::call(call, a)),
     };
     frame.rax = result as u64;
+}
+
+/// Whether `call` can make the kernel allocate memory that stays (map entries, objects,
+/// tasks, threads, handles).
+fn allocates(call: Sysno) -> bool {
+    use Sysno::*;
+    matches!(
+        call,
+        VmAllocate | VmProtect | VmInherit | VmBehaviorSet | VmWire | VmMap | MachMakeMemoryEntry | TaskCreate
+            | ThreadCreateRunning | HurdVmAllocate
+    )
 }
 
 fn code(result: KernResult) -> i64 {

@@ -84,6 +84,9 @@ pub fn mach_make_memory_entry(task_name: u64, size_ptr: u64, offset: u64, permis
     user::read_u64(handle_ptr)?;
     let parent = u32::try_from(parent).map_err(|_| KERN_INVALID_ARGUMENT)?;
     let rounded = size.checked_next_multiple_of(PAGE_SIZE).filter(|&s| s != 0).ok_or(KERN_INVALID_ARGUMENT)?;
+    if !task::room_for_handle(caller()) {
+        return Err(KERN_RESOURCE_SHORTAGE);
+    }
     let id = if create {
         vm_system::lock().new_named_entry(rounded / PAGE_SIZE, prot)
     } else if parent != MACH_PORT_NULL {

@@ -15,6 +15,9 @@ use x86_64::VirtAddr;
 pub fn task_create(parent: u64, inherit_memory: u64, child_ptr: u64) -> KernResult {
     let parent = target_task(parent)?;
     let parent_map = task::map_of(parent).ok_or(KERN_INVALID_TASK)?;
+    if !task::room_for_task_and_handle(caller()) {
+        return Err(KERN_RESOURCE_SHORTAGE);
+    }
     let map = {
         let mut vm = vm_system::lock();
         let result = if inherit_memory != 0 { vm.fork(parent_map) } else { vm.create_map(vm::api::USER_MIN, USER_MAX) };
@@ -40,6 +43,9 @@ pub fn thread_create_running(task_name: u64, entry: u64, stack: u64, arg: u64) -
     }
     if entry >= USER_MAX || stack > USER_MAX {
         return Err(KERN_INVALID_ADDRESS);
+    }
+    if sched::thread_count() >= crate::limits::MAX_THREADS {
+        return Err(KERN_RESOURCE_SHORTAGE);
     }
     sched::spawn(task, VirtAddr::new(entry), VirtAddr::new(stack), arg);
     Ok(())

@@ -132,6 +132,22 @@ fn drop_ref(tasks: &mut BTreeMap<TaskId, Task>, id: TaskId) {
     }
 }
 
+/// Whether one more task, and one more handle in `holder`'s table, fit the limits
+/// (`crate::limits`).
+pub fn room_for_task_and_handle(holder: TaskId) -> bool {
+    let tasks = TASKS.lock();
+    tasks.len() < crate::limits::MAX_TASKS && room_in(&tasks, holder)
+}
+
+/// Whether one more handle fits in `holder`'s table.
+pub fn room_for_handle(holder: TaskId) -> bool {
+    room_in(&TASKS.lock(), holder)
+}
+
+fn room_in(tasks: &BTreeMap<TaskId, Task>, holder: TaskId) -> bool {
+    tasks.get(&holder).is_some_and(|t| t.handles.iter().count() < crate::limits::MAX_HANDLES)
+}
+
 /// The map of task `id`, if it is alive.
 pub fn map_of(id: TaskId) -> Option<MapId> {
     TASKS.lock().get(&id).filter(|t| t.exit_status.is_none()).and_then(|t| t.map)
@@ -219,6 +235,9 @@ pub fn user_fault(fault: &PageFault) {
         if let Some(t) = TASKS.lock().get_mut(&task) {
             t.faults += 1;
         }
+    }
+    if !crate::limits::heap_allows_fault() {
+        kill_current(format_args!("{} at {:#x}: out of kernel memory", fault.access(), fault.address.as_u64()));
     }
     let outcome = fault_current(fault.address.as_u64(), access_of(fault));
     if outcome == Some(FaultOutcome::Resolved) {

@@ -81,6 +81,11 @@ pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr, arg: u64) -> T
     id
 }
 
+/// Threads in existence (any state).
+pub fn thread_count() -> usize {
+    SCHED.lock().threads.len()
+}
+
 /// The task of the running thread, if a thread is running.
 pub fn current_task() -> Option<TaskId> {
     let sched = SCHED.try_lock()?;

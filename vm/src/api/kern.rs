@@ -55,7 +55,7 @@ impl From<VmError> for KernReturn {
             VmError::ProtectionFailure => Self::ProtectionFailure,
             VmError::InvalidArgument => Self::InvalidArgument,
             VmError::WireCountOverflow => Self::Failure,
-            VmError::OutOfMemory => Self::ResourceShortage,
+            VmError::OutOfMemory | VmError::EntryLimit => Self::ResourceShortage,
         }
     }
 }
@@ -73,6 +73,7 @@ mod tests {
             (VmError::InvalidArgument, 4),
             (VmError::WireCountOverflow, 5),
             (VmError::OutOfMemory, 6),
+            (VmError::EntryLimit, 6),
         ];
         for (error, code) in table {
             assert_eq!(KernReturn::from(error).code(), code, "{error:?}");

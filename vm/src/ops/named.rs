@@ -178,6 +178,7 @@ impl<M: Machine> Vm<M> {
             return Err(VmError::ProtectionFailure);
         }
         let start = self.place(map, placement, pages)?;
+        self.room_for(map, 1)?;
         let window = (named.offset + offset, pages);
         let (object, object_offset, needs_copy) = match mode {
             MapMode::Shared => (named.object, window.0, false),

@@ -16,6 +16,11 @@ impl<M: Machine> Vm<M> {
         if !self.in_bounds(map, start.addr(), end.addr()) {
             return Err(VmError::InvalidAddress);
         }
+        let (s, e) = (start.addr(), end.addr());
+        if self.map(map).lookup(s).is_some_and(|entry| entry.start < s && e < entry.end) {
+            // Removing the middle of an entry leaves two.
+            self.room_for(map, 1)?;
+        }
         self.remove_range(map, start.addr(), end.addr());
         Ok(())
     }

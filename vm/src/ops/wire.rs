@@ -22,6 +22,7 @@ impl<M: Machine> Vm<M> {
     pub fn wire(&mut self, map: MapId, start: Page, end: Page, access: Prot) -> Result<(), VmError> {
         let (start, end) = (start.addr(), end.addr());
         self.check_wire(map, start, end, access)?;
+        self.room_for(map, 2)?;
         let mut pool = self.reserve(self.frames_to_wire(map, start, end))?;
         let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
         if self.frames.free_frames() < self.pmap.tables_needed(self.map(map).space, range) {
@@ -62,6 +63,7 @@ impl<M: Machine> Vm<M> {
         if !all_wired {
             return Err(VmError::InvalidArgument);
         }
+        self.room_for(map, 2)?;
         self.clip(map, start, end);
         self.adjust_user_wiring(map, start, end, -1);
         self.simplify(map, start, end);

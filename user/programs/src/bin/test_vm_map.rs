@@ -21,6 +21,8 @@ fn main() -> i32 {
         a_memory_entry_of_a_region,
         machine_attributes,
         garbage_pointers_in_object_calls,
+        handle_tables_have_a_limit,
+        maps_have_an_entry_limit,
     ])
 }
 
@@ -239,5 +241,46 @@ fn garbage_pointers_in_object_calls() {
         assert_eq!(raw(Sysno::VmMachineAttribute, [me().into(), a, PAGE, MATTR_CACHE.into(), bad, 0]), KERN_INVALID_ADDRESS);
     }
     assert_eq!(mach_port_deallocate(me(), 3), KERN_INVALID_ARGUMENT, "no memory entry left behind");
+    assert_eq!(vm_deallocate(me(), a, PAGE), KERN_SUCCESS);
+}
+
+fn handle_tables_have_a_limit() {
+    let mut handles = [0u32; 4096];
+    let mut made = 0;
+    loop {
+        let (mut size, mut handle) = (PAGE, 0);
+        let kr = mach_make_memory_entry(me(), &mut size, 0, VM_PROT_READ | MAP_MEM_NAMED_CREATE, &mut handle, MACH_PORT_NULL);
+        if kr != KERN_SUCCESS {
+            assert_eq!(kr, KERN_RESOURCE_SHORTAGE);
+            break;
+        }
+        assert!(made < handles.len(), "the table grows without limit");
+        handles[made] = handle;
+        made += 1;
+    }
+    assert!(made > 4000, "the limit is generous ({made})");
+    for &h in &handles[..made] {
+        assert_eq!(mach_port_deallocate(me(), h), KERN_SUCCESS);
+    }
+}
+
+fn maps_have_an_entry_limit() {
+    const BASE: u64 = 0x10_0000_0000;
+    let mut made = 0u64;
+    loop {
+        // Every other page, so that no two regions merge.
+        let mut a = BASE + made * 2 * PAGE;
+        let kr = vm_allocate(me(), &mut a, PAGE, VM_FLAGS_FIXED);
+        if kr != KERN_SUCCESS {
+            assert_eq!(kr, KERN_RESOURCE_SHORTAGE);
+            break;
+        }
+        made += 1;
+        assert!(made < 1 << 20, "the map grows without limit");
+    }
+    assert!(made >= 1000, "the limit is generous ({made})");
+    assert_eq!(vm_deallocate(me(), BASE, made * 2 * PAGE), KERN_SUCCESS);
+    let mut a = BASE;
+    assert_eq!(vm_allocate(me(), &mut a, PAGE, VM_FLAGS_FIXED), KERN_SUCCESS, "room again");
     assert_eq!(vm_deallocate(me(), a, PAGE), KERN_SUCCESS);
 }

@@ -1,0 +1,45 @@
+//! Limits on what user tasks can make the kernel allocate, so that no task can exhaust the
+//! kernel heap (an allocation failure there would bring the kernel down).
+//!
+//! - Every map holds at most [`map_entry_limit`] entries (the `vm` crate refuses operations
+//!   that could pass it, with `KERN_RESOURCE_SHORTAGE`).
+//! - At most [`MAX_THREADS`] threads, [`MAX_TASKS`] tasks and [`MAX_HANDLES`] handles per
+//!   task exist.
+//! - Calls that make the kernel allocate are refused with `KERN_RESOURCE_SHORTAGE` while
+//!   less than [`heap_reserve`] bytes of heap are free; a fault that finds less than half of
+//!   it ends the faulting task. The reserve is larger than what any one call allocates (the
+//!   largest is a fork of a map at the entry limit).
+
+use crate::memory::heap;
+
+/// Most threads at once.
+pub const MAX_THREADS: usize = 256;
+/// Most tasks at once (alive, or ended and still named by a handle).
+pub const MAX_TASKS: usize = 1024;
+/// Most handles in one task's table.
+pub const MAX_HANDLES: usize = 4096;
+
+fn heap_size() -> usize {
+    heap::usage().1
+}
+
+/// Most entries in one map: a sixteenth of the heap at about 256 bytes an entry (map and
+/// gap-index nodes), between 1 024 and 65 536.
+pub fn map_entry_limit() -> usize {
+    (heap_size() / 16 / 256).clamp(1024, 1 << 16)
+}
+
+/// Heap bytes kept free for the calls in progress: an eighth of the heap.
+pub fn heap_reserve() -> usize {
+    heap_size() / 8
+}
+
+/// Whether a call that allocates may go ahead.
+pub fn heap_allows_call() -> bool {
+    heap::free_bytes() >= heap_reserve()
+}
+
+/// Whether a fault may go ahead (it allocates a little: an object, a page index node).
+pub fn heap_allows_fault() -> bool {
+    heap::free_bytes() >= heap_reserve() / 2
+}

@@ -227,6 +227,17 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         flush
     }
 
+    fn page_remove_pageable(&mut self, frame: Frame) -> TlbFlush {
+        let mut flush = TlbFlush::new();
+        for (space, page) in self.meta.mappings(frame) {
+            let wired = self.extract(space, page.addr()).is_some_and(|t| t.wiring == Wiring::Wired);
+            if !wired {
+                self.lower_one(space, page, Prot::NONE, &mut flush);
+            }
+        }
+        flush
+    }
+
     fn referenced(&self, frame: Frame) -> bool {
         let mut any = false;
         self.for_each_mapping(frame, |entry, _, _| any |= entry.flags().contains(F::ACCESSED));

@@ -24,7 +24,6 @@ use crate::pmap::{Pmap, TlbFlush, Wiring};
 use crate::system::{MapId, Machine, Vm};
 use crate::types::Access;
 use crate::{Frame, Page, Prot, PAGE_SIZE};
-use alloc::vec::Vec;
 
 /// How a fault ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,21 +38,16 @@ pub enum FaultOutcome {
     OutOfMemory,
 }
 
-/// Where a fault takes the frames it needs, and what it is for.
-pub(crate) enum FrameSource<'a> {
-    /// From the frame allocator: an ordinary fault.
-    Allocator,
-    /// From frames reserved beforehand: a wiring fault, which must not fail half way, and
-    /// which always brings the page into the entry's own object (copying it up from a backing
-    /// object even for a read), so that a wired translation never refers to a page that a
-    /// later copy-on-write could replace under it.
-    Reserved(&'a mut Vec<Frame>),
-}
-
-impl FrameSource<'_> {
-    fn wiring(&self) -> bool {
-        matches!(self, Self::Reserved(_))
-    }
+/// What a fault is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FaultKind {
+    /// An access by the map's task.
+    Access,
+    /// Wiring or populating a range, whose frames the caller has counted (see
+    /// `Vm::check_frames`). The page is always brought into the entry's own object (copied up
+    /// from a backing object even for a read), so that a wired translation never refers to a
+    /// page that a later copy-on-write could replace under it.
+    Resident,
 }
 
 /// What stage 2 decided.
@@ -69,10 +63,10 @@ struct Plan {
 impl<M: Machine> Vm<M> {
     /// Resolves a fault at `addr` in `map` for `access`.
     pub fn fault(&mut self, map: MapId, addr: u64, access: Access) -> FaultOutcome {
-        self.fault_from(map, addr, access, &mut FrameSource::Allocator)
+        self.fault_from(map, addr, access, FaultKind::Access)
     }
 
-    pub(crate) fn fault_from(&mut self, map: MapId, addr: u64, access: Access, source: &mut FrameSource<'_>) -> FaultOutcome {
+    pub(crate) fn fault_from(&mut self, map: MapId, addr: u64, access: Access, kind: FaultKind) -> FaultOutcome {
         let entry = match self.map(map).lookup(addr) {
             None => return FaultOutcome::InvalidAddress,
             Some(e) if !e.protection.contains(access.needs()) => return FaultOutcome::ProtectionFailure,
@@ -80,11 +74,11 @@ impl<M: Machine> Vm<M> {
         };
         // A wiring fault resolves like a write (into the entry's own object), but maps with
         // the entry's protection as a read would.
-        let write = access == Access::Write || source.wiring();
+        let write = access == Access::Write || kind == FaultKind::Resident;
         let plan = self.plan(&entry, addr, write);
         let fresh = match plan.needs_frame {
             false => None,
-            true => match self.take_frame(source) {
+            true => match crate::pmap::FrameAllocator::allocate_frame(&self.frames) {
                 Some(frame) => Some(frame),
                 None => return FaultOutcome::OutOfMemory,
             },
@@ -98,13 +92,6 @@ impl<M: Machine> Vm<M> {
         }
         self.counters.faults += 1;
         FaultOutcome::Resolved
-    }
-
-    fn take_frame(&mut self, source: &mut FrameSource<'_>) -> Option<Frame> {
-        match source {
-            FrameSource::Allocator => crate::pmap::FrameAllocator::allocate_frame(&self.frames),
-            FrameSource::Reserved(pool) => pool.pop(),
-        }
     }
 
     /// Stage 2: find the page and decide whether a new frame is needed.
@@ -146,7 +133,9 @@ impl<M: Machine> Vm<M> {
                 if self.object(top).refs > 1 {
                     // Other maps share `top` and may translate this index to the page below,
                     // which `top` now hides: drop those translations (a fault rebuilds them).
-                    flush.merge(self.pmap.page_protect(source, Prot::NONE));
+                    // Wired translations of the page below stay: none goes through `top`
+                    // (wiring copies pages up into the entry's own object).
+                    flush.merge(self.pmap.page_remove_pageable(source));
                 }
             }
             None => {
@@ -198,10 +187,10 @@ impl<M: Machine> Vm<M> {
 
     /// Faults in every page of `[start, end)` of `map` for `access` (used by wiring and
     /// `map_now` allocation). Stops at the first failure.
-    pub(crate) fn fault_range(&mut self, map: MapId, start: u64, end: u64, access: Access, source: &mut FrameSource<'_>) -> FaultOutcome {
+    pub(crate) fn fault_range(&mut self, map: MapId, start: u64, end: u64, access: Access) -> FaultOutcome {
         let mut addr = start;
         while addr < end {
-            let outcome = self.fault_from(map, addr, access, source);
+            let outcome = self.fault_from(map, addr, access, FaultKind::Resident);
             if outcome != FaultOutcome::Resolved {
                 return outcome;
             }

@@ -1,14 +1,13 @@
 //! Making a range resident at once (`hurd_vm_allocate`'s `map_now`).
 
-use crate::fault::{FaultOutcome, FrameSource};
-use crate::pmap::{FrameAllocator, Pmap};
+use crate::fault::{FaultKind, FaultOutcome};
 use crate::system::{MapId, Machine, Vm};
 use crate::types::Access;
-use crate::{Page, PageRange, Prot, VmError, PAGE_SIZE};
+use crate::{Page, Prot, VmError, PAGE_SIZE};
 
 impl<M: Machine> Vm<M> {
     /// Faults every page of `[start, end)` in for writing (or reading, where the protection
-    /// does not allow writes), with every frame reserved first.
+    /// does not allow writes), with every frame counted first (`check_frames`).
     ///
     /// # Errors
     ///
@@ -24,22 +23,15 @@ impl<M: Machine> Vm<M> {
         if m.starts_in(start, end).iter().any(|s| m.entries[s].protection.is_empty()) {
             return Err(VmError::ProtectionFailure);
         }
-        let pages = (end - start) / PAGE_SIZE;
-        let mut pool = self.reserve(pages as usize)?;
-        let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
-        if self.frames.free_frames() < self.pmap.tables_needed(self.map(map).space, range) {
-            pool.into_iter().for_each(|f| self.frames.deallocate_frame(f));
-            return Err(VmError::OutOfMemory);
-        }
+        self.check_frames(map, start, end, (end - start) / PAGE_SIZE)?;
         let mut addr = start;
         let mut outcome = FaultOutcome::Resolved;
         while addr < end && outcome == FaultOutcome::Resolved {
             let prot = self.map(map).lookup(addr).expect("covered").protection;
             let access = if prot.contains(Prot::WRITE) { Access::Write } else if prot.contains(Prot::READ) { Access::Read } else { Access::Execute };
-            outcome = self.fault_from(map, addr, access, &mut FrameSource::Reserved(&mut pool));
+            outcome = self.fault_from(map, addr, access, FaultKind::Resident);
             addr += PAGE_SIZE;
         }
-        pool.into_iter().for_each(|f| self.frames.deallocate_frame(f));
         match outcome {
             FaultOutcome::Resolved => Ok(()),
             _ => Err(VmError::OutOfMemory),

@@ -1,6 +1,6 @@
 //! `vm_wire`: wiring and unwiring user memory.
 
-use crate::fault::{FaultOutcome, FrameSource};
+use crate::fault::FaultOutcome;
 use crate::map::MAX_WIRE_COUNT;
 use crate::pmap::{FrameAllocator, Pmap};
 use crate::system::{MapId, Machine, Vm};
@@ -23,12 +23,7 @@ impl<M: Machine> Vm<M> {
         let (start, end) = (start.addr(), end.addr());
         self.check_wire(map, start, end, access)?;
         self.room_for(map, 2)?;
-        let mut pool = self.reserve(self.frames_to_wire(map, start, end))?;
-        let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
-        if self.frames.free_frames() < self.pmap.tables_needed(self.map(map).space, range) {
-            pool.into_iter().for_each(|f| self.frames.deallocate_frame(f));
-            return Err(VmError::OutOfMemory);
-        }
+        self.check_frames(map, start, end, self.frames_to_wire(map, start, end))?;
         self.clip(map, start, end);
         self.adjust_user_wiring(map, start, end, 1);
         let fault_access = if access.contains(Prot::WRITE) {
@@ -38,10 +33,10 @@ impl<M: Machine> Vm<M> {
         } else {
             Access::Execute
         };
-        let outcome = self.fault_range(map, start, end, fault_access, &mut FrameSource::Reserved(&mut pool));
-        pool.into_iter().for_each(|f| self.frames.deallocate_frame(f));
+        let outcome = self.fault_range(map, start, end, fault_access);
         if outcome != FaultOutcome::Resolved {
-            // Only a page-table frame can be missing here: undo the wiring.
+            // Unreachable while frames are taken only under the VM lock (`check_frames`);
+            // should a port break that rule, undo the wiring rather than leave it half done.
             self.adjust_user_wiring(map, start, end, -1);
             self.simplify(map, start, end);
             return Err(VmError::OutOfMemory);
@@ -87,25 +82,40 @@ impl<M: Machine> Vm<M> {
 
     /// An upper bound of the data frames that wiring `[start, end)` takes: one for every page
     /// not already in its entry's own object (wiring copies shared pages up, see
-    /// `FrameSource::Reserved`).
-    fn frames_to_wire(&self, map: MapId, start: u64, end: u64) -> usize {
-        let mut needed = 0;
-        let mut addr = start;
-        while addr < end {
-            let e = self.map(map).lookup(addr).expect("covered");
-            let found = e.object.and_then(|o| self.find_page(o, e.object_index(addr)));
-            let sole_user = e.object.is_some_and(|o| self.object(o).refs == 1);
-            let private = matches!(found, Some((_, _, 0))) && (!e.needs_copy || sole_user);
-            if !private {
-                needed += 1;
+    /// `FaultKind::Resident`). Costs the entries and resident pages of the range, not its size.
+    fn frames_to_wire(&self, map: MapId, start: u64, end: u64) -> u64 {
+        let m = self.map(map);
+        let mut needed = (end - start) / PAGE_SIZE;
+        for s in m.starts_in(start, end) {
+            let e = &m.entries[&s];
+            let Some(object) = e.object else { continue };
+            let o = self.object(object);
+            if e.needs_copy && o.refs > 1 {
+                continue;
             }
-            addr += PAGE_SIZE;
+            let (from, to) = (e.object_index(e.start.max(start)), e.object_index(e.end.min(end) - PAGE_SIZE) + 1);
+            needed -= o.pages.range(from..to).count() as u64;
         }
         needed
     }
 
-    /// Takes `count` frames, or none.
+    /// Fails with [`VmError::OutOfMemory`] unless `data` data frames and the page tables of
+    /// `[start, end)` are free. Every frame is taken under the VM lock, so what this finds
+    /// free stays free for the rest of the operation: faults after it cannot run out.
+    pub(crate) fn check_frames(&self, map: MapId, start: u64, end: u64, data: u64) -> Result<(), VmError> {
+        let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
+        let tables = self.pmap.tables_needed(self.map(map).space, range);
+        if self.frames.free_frames() < data.saturating_add(tables) {
+            return Err(VmError::OutOfMemory);
+        }
+        Ok(())
+    }
+
+    /// Takes `count` frames, or none (failing before it allocates anything if fewer are free).
     pub(crate) fn reserve(&mut self, count: usize) -> Result<Vec<Frame>, VmError> {
+        if count as u64 > self.frames.free_frames() {
+            return Err(VmError::OutOfMemory);
+        }
         let mut pool = Vec::with_capacity(count);
         for _ in 0..count {
             match self.frames.allocate_frame() {

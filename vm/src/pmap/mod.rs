@@ -158,6 +158,10 @@ pub trait Pmap {
     /// with `prot`; [`Prot::NONE`] removes them all.
     fn page_protect(&mut self, frame: Frame, prot: Prot) -> TlbFlush;
 
+    /// Removes every mapping of `frame`, in every space, that is not wired. (Wired mappings are
+    /// not a cache: their owner decides when they go.)
+    fn page_remove_pageable(&mut self, frame: Frame) -> TlbFlush;
+
     /// Whether any mapping of `frame` has been accessed since the last clear.
     fn referenced(&self, frame: Frame) -> bool;
 

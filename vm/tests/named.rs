@@ -4,12 +4,19 @@
 mod common;
 
 use common::Fixture;
-use vm::{Inherit, MapMode, NewMemory, Placement, Prot, VmError, PAGE_SIZE};
+use vm::{Inherit, MapId, MapMode, NamedId, NewMemory, Placement, Prot, VmError, PAGE_SIZE};
 
 const ANY: Placement = Placement::Anywhere { mask: 0 };
 
 fn memory(protection: Prot, max: Prot) -> NewMemory {
     NewMemory { protection, max_protection: max, inheritance: Inherit::Copy }
+}
+
+/// Drops `named` and destroys `maps`, then checks that every object and frame is gone.
+fn tear_down(mut f: Fixture, named: &[NamedId], maps: &[MapId]) {
+    named.iter().for_each(|&id| f.vm.release_named(id));
+    maps.iter().for_each(|&map| f.vm.destroy_map(map));
+    assert_eq!((f.vm.object_count(), f.vm.frame_accounts().free), (0, f.baseline), "everything returned");
 }
 
 #[test]
@@ -25,10 +32,7 @@ fn shared_mappings_of_a_named_entry_see_each_others_writes() {
     assert_eq!(f.read(a, x + 3 * PAGE_SIZE + 7), Ok(6));
     assert!(f.vm.region(a, x).unwrap().shared);
     f.check(&[a, b]);
-    f.vm.release_named(id);
-    f.vm.destroy_map(a);
-    f.vm.destroy_map(b);
-    assert_eq!((f.vm.object_count(), f.vm.frame_accounts().free), (0, f.baseline));
+    tear_down(f, &[id], &[a, b]);
 }
 
 #[test]
@@ -64,10 +68,7 @@ fn a_copy_of_a_frozen_object_is_lazy_and_private() {
     assert_eq!(f.vm.counters().cow_faults, copied.1 + 1, "the first write copies one page");
     assert_eq!(f.read(b, y + 200), Ok(7), "the frozen object is unchanged");
     f.check(&[a, b]);
-    f.vm.release_named(id);
-    f.vm.destroy_map(a);
-    f.vm.destroy_map(b);
-    assert_eq!((f.vm.object_count(), f.vm.frame_accounts().free), (0, f.baseline));
+    tear_down(f, &[id], &[a, b]);
 }
 
 #[test]
@@ -86,10 +87,7 @@ fn rights_windows_and_frozen_rules_are_checked() {
     assert_eq!(f.vm.sub_named_entry(ro, 1, 1, Prot::DEFAULT), Err(VmError::ProtectionFailure));
     let sub = f.vm.sub_named_entry(ro, 1, 1, Prot::READ).unwrap();
     f.check(&[a]);
-    f.vm.release_named(ro);
-    f.vm.release_named(sub);
-    f.vm.destroy_map(a);
-    assert_eq!((f.vm.object_count(), f.vm.frame_accounts().free), (0, f.baseline));
+    tear_down(f, &[ro, sub], &[a]);
 }
 
 #[test]

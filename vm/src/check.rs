@@ -85,9 +85,11 @@ impl<M: Machine> Vm<M> {
         }
     }
 
-    /// References held outside maps and shadows (named entries).
+    /// References held outside maps and shadows (named entries, copy objects).
     fn external_refs(&self, id: ObjectId) -> u32 {
-        self.named.iter().filter(|(_, n)| n.object == id).count() as u32
+        let named = self.named.iter().filter(|(_, n)| n.object == id).count();
+        let copies: usize = self.copies.iter().map(|(_, c)| c.objects().filter(|&o| o == id).count()).sum();
+        (named + copies) as u32
     }
 
     fn check_map(&self, map: &VmMap) {

@@ -51,6 +51,7 @@ pub mod addr;
 pub mod api;
 mod chain;
 mod check;
+pub mod copy;
 mod error;
 mod fault;
 pub mod map;
@@ -64,6 +65,8 @@ mod types;
 
 pub use addr::{Frame, Page, PageRange, PAGE_SIZE};
 pub use check::FrameAccounts;
+pub use copy::remap::{RemapMode, Remapped};
+pub use copy::{CopyId, SourceDisposal, BUFFER_THRESHOLD};
 pub use error::VmError;
 pub use fault::FaultOutcome;
 pub use map::{MapEntry, VmMap, MAX_WIRE_COUNT};

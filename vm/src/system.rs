@@ -57,6 +57,8 @@ pub struct Vm<M: Machine> {
     pub(crate) objects: Slab<VmObject>,
     /// Named entries (memory-entry handles), each holding a reference to its object.
     pub(crate) named: Slab<crate::ops::NamedEntry>,
+    /// Copy objects, each holding references to the objects of its pieces.
+    pub(crate) copies: Slab<crate::copy::VmMapCopy>,
     /// Frames held in objects.
     pub(crate) resident: u64,
     /// The most entries one map may hold.
@@ -74,6 +76,7 @@ impl<M: Machine> Vm<M> {
             maps: Slab::default(),
             objects: Slab::default(),
             named: Slab::default(),
+            copies: Slab::default(),
             resident: 0,
             entry_limit: DEFAULT_ENTRY_LIMIT,
             counters: VmCounters::default(),

@@ -64,7 +64,7 @@ impl<M: Machine> Vm<M> {
 
     /// Whether every byte of `[start, end)` is mapped with a current protection that allows
     /// `access`.
-    fn check_access(&self, map: MapId, start: u64, end: u64, access: Access) -> Result<(), VmError> {
+    pub(crate) fn check_access(&self, map: MapId, start: u64, end: u64, access: Access) -> Result<(), VmError> {
         let m = self.map(map);
         let mut at = start;
         while at < end {

@@ -113,8 +113,6 @@ impl<M: Machine> Vm<M> {
     /// must not start faulting in the parent), and shared memory that someone may write in
     /// place (a lazy copy would see those writes).
     fn needs_eager_copy(&self, entry: &MapEntry) -> bool {
-        let Some(object) = entry.object else { return false };
-        let shared_writable = entry.is_shared && !self.object(object).frozen;
-        entry.inheritance == Inherit::Copy && (entry.is_wired() || shared_writable)
+        entry.inheritance == Inherit::Copy && self.needs_eager_copy_at(entry)
     }
 }

@@ -196,7 +196,7 @@ impl<M: Machine> Vm<M> {
 
     /// A new object holding a copy of `(first page, pages)` of `object` (and what lies below
     /// it), with every frame reserved first.
-    fn copy_window(&mut self, object: ObjectId, (first, pages): (u64, u64)) -> Result<ObjectId, VmError> {
+    pub(crate) fn copy_window(&mut self, object: ObjectId, (first, pages): (u64, u64)) -> Result<ObjectId, VmError> {
         use crate::pmap::Pmap;
         let found: Vec<(u64, Frame)> = (0..pages).filter_map(|i| self.find_page(object, first + i).map(|(_, f, _)| (i, f))).collect();
         let pool = self.reserve(found.len())?;

@@ -1,0 +1,62 @@
+//! `vm_map_copyout`: placing a copy in new memory.
+
+use super::{CopyData, CopyId, CopyPiece};
+use crate::map::MapEntry;
+use crate::ops::NewMemory;
+use crate::system::{MapId, Machine, Vm};
+use crate::types::{Inherit, Placement};
+use crate::{Page, VmError, PAGE_SIZE};
+
+impl<M: Machine> Vm<M> {
+    /// Places copy `id` in new memory of `map` at `placement` and consumes it; returns the
+    /// address of its first byte (a buffer copy keeps its source's offset within the page).
+    /// An empty copy is consumed and gives address 0.
+    ///
+    /// # Errors
+    ///
+    /// [`VmError::InvalidArgument`] for a dead copy; placement errors ([`VmError::NoSpace`]...),
+    /// [`VmError::EntryLimit`] or [`VmError::OutOfMemory`]: the copy stays valid and the map
+    /// unchanged.
+    pub fn copyout(&mut self, map: MapId, id: CopyId, placement: Placement) -> Result<u64, VmError> {
+        let copy = self.copies.get(id.0).ok_or(VmError::InvalidArgument)?;
+        if copy.size == 0 {
+            self.copies.remove(id.0);
+            return Ok(0);
+        }
+        let pages = (copy.page_offset + copy.size).div_ceil(PAGE_SIZE);
+        let pieces = match &copy.data {
+            CopyData::Entries(pieces) => pieces.len(),
+            CopyData::Buffer(_) => 1,
+        };
+        let start = self.place(map, placement, pages)?;
+        self.room_for(map, pieces)?;
+        let copy = self.copies.remove(id.0).expect("checked");
+        let address = start.addr() + copy.page_offset;
+        match copy.data {
+            CopyData::Entries(pieces) => {
+                for piece in pieces {
+                    self.insert_entry(map, piece_entry(start.addr(), &piece));
+                }
+            }
+            CopyData::Buffer(data) => {
+                self.allocate(map, Placement::Fixed(start), pages, NewMemory::DEFAULT).expect("placed");
+                if let Err(e) = self.write_bytes(map, address, &data) {
+                    self.deallocate(map, start, Page::containing(start.addr() + pages * PAGE_SIZE)).expect("in the map");
+                    let size = data.len() as u64;
+                    let copy = super::VmMapCopy { data: CopyData::Buffer(data), size, page_offset: address % PAGE_SIZE };
+                    self.copies.restore(id.0, copy);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(address)
+    }
+}
+
+/// The map entry for `piece` of a copy placed at `base`; it takes over the piece's reference.
+pub(crate) fn piece_entry(base: u64, piece: &CopyPiece) -> MapEntry {
+    let start = base + piece.offset * PAGE_SIZE;
+    let mut entry = MapEntry::anonymous(start, start + piece.pages * PAGE_SIZE, piece.protection, piece.max_protection, Inherit::Copy);
+    (entry.object, entry.offset, entry.needs_copy) = (piece.object, piece.object_offset, piece.object.is_some());
+    entry
+}

@@ -1,0 +1,145 @@
+//! `vm_map_copy_overwrite`: a copy written over existing memory.
+//!
+//! The destination must be mapped and writable (current protection) for every byte, checked
+//! under the VM lock, which the whole operation holds: no protection change or wiring can
+//! come between the check and the writes (the class of XNU's "Landa" and "MacDirtyCow").
+//!
+//! - **Virtual**: an entry-list copy over a page-aligned destination whose entries are
+//!   neither wired nor shared replaces the destination's memory with the copy's pieces,
+//!   copy-on-write, keeping the destination's protections and inheritance.
+//! - **Physical** otherwise (buffer copies, unaligned destinations, wired or shared
+//!   destinations): the bytes are written into the destination's own memory, so memory
+//!   shared with others shows the new contents to them and is never re-attached to the
+//!   source's object (CVE-2025-43510).
+
+use super::{CopyData, CopyId, CopyPiece, VmMapCopy};
+use crate::map::MapEntry;
+use crate::pmap::{PhysMemory, Pmap, TlbFlush};
+use crate::system::{MapId, Machine, Vm};
+use crate::types::Access;
+use crate::{Page, PageRange, VmError, PAGE_SIZE};
+
+impl<M: Machine> Vm<M> {
+    /// Writes copy `id` over `map` from `addr` and consumes it.
+    ///
+    /// # Errors
+    ///
+    /// - [`VmError::InvalidArgument`]: a dead copy;
+    /// - [`VmError::InvalidAddress`]: a destination byte is not mapped, or the range wraps;
+    /// - [`VmError::ProtectionFailure`]: a destination byte is not writable;
+    /// - [`VmError::OutOfMemory`] / [`VmError::EntryLimit`]: not enough frames or entries.
+    ///
+    /// Nothing changes on error, and the copy stays valid.
+    pub fn copy_overwrite(&mut self, map: MapId, addr: u64, id: CopyId) -> Result<(), VmError> {
+        let copy = self.copies.get(id.0).ok_or(VmError::InvalidArgument)?;
+        let aligned_pieces = matches!(copy.data, CopyData::Entries(_)) && copy.page_offset == 0 && copy.size % PAGE_SIZE == 0;
+        let size = copy.size;
+        let end = addr.checked_add(size).ok_or(VmError::InvalidAddress)?;
+        if size > 0 {
+            self.check_access(map, addr, end, Access::Write)?;
+        }
+        let virtual_ok = aligned_pieces && addr % PAGE_SIZE == 0 && self.entries_in(map, addr, end).iter().all(|e| !e.is_wired() && !e.is_shared);
+        if virtual_ok {
+            self.room_for(map, 2 + self.piece_count(id))?;
+        } else if size > 0 {
+            let (start, page_end) = (addr - addr % PAGE_SIZE, end.next_multiple_of(PAGE_SIZE));
+            self.check_frames(map, start, page_end, (page_end - start) / PAGE_SIZE)?;
+        }
+        let copy = self.copies.remove(id.0).expect("checked");
+        if virtual_ok {
+            self.overwrite_virtual(map, addr, copy);
+        } else {
+            self.overwrite_physical(map, addr, &copy).expect("checked: mapped, writable, frames free");
+            self.release_copy(copy);
+        }
+        Ok(())
+    }
+
+    fn piece_count(&self, id: CopyId) -> usize {
+        match &self.copies.get(id.0).expect("live").data {
+            CopyData::Entries(pieces) => pieces.len(),
+            CopyData::Buffer(_) => 1,
+        }
+    }
+
+    /// Drops the references a copy holds.
+    fn release_copy(&mut self, copy: VmMapCopy) {
+        for object in copy.objects() {
+            self.release(object);
+        }
+    }
+
+    /// Replaces `[addr, addr + copy.size)` with the copy's pieces, keeping each destination
+    /// entry's attributes.
+    fn overwrite_virtual(&mut self, map: MapId, addr: u64, copy: VmMapCopy) {
+        let end = addr + copy.size;
+        let CopyData::Entries(pieces) = &copy.data else { unreachable!("checked: an entry list") };
+        self.clip(map, addr, end);
+        let space = self.map(map).space;
+        let mut flush = TlbFlush::new();
+        let targets = self.entries_in(map, addr, end);
+        for target in &targets {
+            self.map_mut(map).entries.remove(&target.start);
+            let range = PageRange::new(Page::containing(target.start), Page::containing(target.end)).expect("ordered");
+            flush.merge(self.pmap.remove(space, range));
+        }
+        self.apply(flush);
+        for target in &targets {
+            for piece in pieces {
+                self.place_piece(map, addr, piece, target);
+            }
+            if let Some(object) = target.object {
+                self.release(object);
+            }
+        }
+        self.release_copy(copy);
+        self.simplify(map, addr, end);
+    }
+
+    /// Maps the part of `piece` (of a copy placed at `base`) that falls inside `target`'s
+    /// range, with `target`'s attributes; takes a reference of its own on the piece's object.
+    fn place_piece(&mut self, map: MapId, base: u64, piece: &CopyPiece, target: &MapEntry) {
+        let (p_start, p_end) = (base + piece.offset * PAGE_SIZE, base + (piece.offset + piece.pages) * PAGE_SIZE);
+        let (start, end) = (p_start.max(target.start), p_end.min(target.end));
+        if start >= end {
+            return;
+        }
+        let mut entry = MapEntry { start, end, wired_count: 0, user_wired_count: 0, is_shared: false, ..target.clone() };
+        entry.object = piece.object;
+        entry.offset = piece.object_offset + (start - p_start) / PAGE_SIZE;
+        entry.needs_copy = piece.object.is_some();
+        if let Some(object) = piece.object {
+            self.reference(object);
+        }
+        self.map_mut(map).entries.insert(start, entry);
+    }
+
+    /// Writes the copy's bytes into the destination's own memory, a page at a time.
+    fn overwrite_physical(&mut self, map: MapId, addr: u64, copy: &VmMapCopy) -> Result<(), VmError> {
+        match &copy.data {
+            CopyData::Buffer(data) => self.write_bytes(map, addr, data),
+            CopyData::Entries(pieces) => {
+                let mut page = [0u8; PAGE_SIZE as usize];
+                let mut at = 0;
+                while at < copy.size {
+                    let source = copy.page_offset + at;
+                    let (index, in_page) = (source / PAGE_SIZE, (source % PAGE_SIZE) as usize);
+                    let piece = pieces.iter().find(|p| p.offset <= index && index < p.offset + p.pages).expect("pieces cover the copy");
+                    self.read_piece_page(piece, index - piece.offset, &mut page);
+                    let chunk = (PAGE_SIZE as usize - in_page).min((copy.size - at) as usize);
+                    self.write_bytes(map, addr + at, &page[in_page..in_page + chunk])?;
+                    at += chunk as u64;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The contents of page `i` of `piece` (zero where nothing holds it).
+    fn read_piece_page(&self, piece: &CopyPiece, i: u64, out: &mut [u8]) {
+        match piece.object.and_then(|o| self.find_page(o, piece.object_offset + i)) {
+            Some((_, frame, _)) => self.phys.read(frame, 0, out),
+            None => out.fill(0),
+        }
+    }
+}

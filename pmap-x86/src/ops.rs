@@ -325,23 +325,11 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
 
     fn tables_needed(&self, space: SpaceId, range: PageRange) -> u64 {
         let end = range.end().addr().min(USER_END);
-        let root = self.space(space).root;
-        let (mut needed, mut seen_p2, mut seen_p3) = (0, None, None);
-        let mut addr = range.start().addr();
-        while addr < end {
-            // Missing levels on the path: 1 = the P1 table, 2 = and its P2, 3 = and its P3.
-            let missing = walk::missing_tables(&self.window, root, addr) as u64;
-            needed += u64::from(missing >= 1);
-            let (p2, p3) = (addr / walk::entry_span(3), addr / walk::entry_span(4));
-            if missing >= 2 && seen_p2.replace(p2) != Some(p2) {
-                needed += 1;
-            }
-            if missing >= 3 && seen_p3.replace(p3) != Some(p3) {
-                needed += 1;
-            }
-            addr = (addr / walk::entry_span(2) + 1) * walk::entry_span(2);
+        let start = range.start().addr();
+        if start >= end {
+            return 0;
         }
-        needed
+        walk::missing_below(&self.window, self.space(space).root, 4, 0, (start, end))
     }
 
     fn space_counts(&self, space: SpaceId) -> SpaceCounts {

@@ -86,6 +86,35 @@ pub(crate) fn build_path(
     (table, index(addr, 1))
 }
 
+/// How many tables entering every page of `[start, end)` would add under `table` (a table
+/// at `level` covering addresses from `base`). A missing subtree is counted by arithmetic,
+/// so the cost is that of the tables present, not of the range.
+pub(crate) fn missing_below(window: &DirectMap, table: Frame, level: u8, base: u64, (start, end): (u64, u64)) -> u64 {
+    if level == 1 {
+        return 0;
+    }
+    let span = entry_span(level);
+    let mut needed = 0;
+    for i in index(start, level)..=index(end - 1, level) {
+        // SAFETY: `table` is a page table of the space being walked, only read here.
+        let entry = unsafe { &window.table(table)[i] };
+        let addr = base + i as u64 * span;
+        let range = (start.max(addr), end.min(addr + span));
+        needed += if entry.flags().contains(PageTableFlags::PRESENT) {
+            missing_below(window, entry_frame(entry), level - 1, addr, range)
+        } else {
+            tables_spanned(level - 1, range)
+        };
+    }
+    needed
+}
+
+/// The tables a range needs at `level` and every level below it, when none exists: one
+/// table at `level` and, below, one per span of the level above it that the range touches.
+fn tables_spanned(level: u8, (start, end): (u64, u64)) -> u64 {
+    (1..=level).map(|l| (end - 1) / entry_span(l + 1) - start / entry_span(l + 1) + 1).sum()
+}
+
 /// What a visitor did with a present leaf entry.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Visit {

@@ -115,6 +115,14 @@ impl<M: Machine> Vm<M> {
         self.entry_limit = limit.max(3);
     }
 
+    /// Fails with [`VmError::EntryLimit`] unless `map` has room for the entries clipping at
+    /// `start` and `end` would add (one for each boundary strictly inside an entry).
+    pub(crate) fn room_to_clip(&self, map: MapId, start: u64, end: u64) -> Result<(), VmError> {
+        let m = self.map(map);
+        let inside = |addr: u64| m.lookup(addr).is_some_and(|e| e.start < addr);
+        self.room_for(map, usize::from(inside(start)) + usize::from(inside(end)))
+    }
+
     /// Fails with [`VmError::EntryLimit`] unless `map` has room for `extra` more entries.
     pub(crate) fn room_for(&self, map: MapId, extra: usize) -> Result<(), VmError> {
         if self.map(map).entries.len() + extra > self.entry_limit {

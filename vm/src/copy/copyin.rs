@@ -56,7 +56,7 @@ impl<M: Machine> Vm<M> {
     /// The pieces of a copy of `[start, end)` (page-aligned, mapped, readable): each source
     /// entry's object shared copy-on-write, or copied at once where a lazy copy could change.
     fn copy_entries(&mut self, map: MapId, start: u64, end: u64) -> Result<Vec<CopyPiece>, VmError> {
-        self.room_for(map, 2)?;
+        self.room_to_clip(map, start, end)?;
         let eager: u64 = self.entries_in(map, start, end).iter().filter(|e| self.needs_eager_copy_at(e)).map(|e| self.pages_with_data(e).len() as u64).sum();
         if eager > crate::pmap::FrameAllocator::free_frames(&self.frames) {
             return Err(VmError::OutOfMemory);

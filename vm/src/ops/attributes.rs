@@ -29,7 +29,7 @@ impl<M: Machine> Vm<M> {
         if !self.map(map).covers(start, end) {
             return Err(VmError::InvalidAddress);
         }
-        self.room_for(map, 2)?;
+        self.room_to_clip(map, start, end)?;
         self.clip(map, start, end);
         for entry_start in self.map(map).starts_in(start, end) {
             set(self.map_mut(map).entries.get_mut(&entry_start).expect("listed"));

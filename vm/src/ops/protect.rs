@@ -24,7 +24,7 @@ impl<M: Machine> Vm<M> {
         if m.starts_in(start, end).iter().any(|s| !prot.difference(m.entries[s].max_protection).is_empty()) {
             return Err(VmError::ProtectionFailure);
         }
-        self.room_for(map, 2)?;
+        self.room_to_clip(map, start, end)?;
         self.clip(map, start, end);
         let space = self.map(map).space;
         let mut flush = TlbFlush::new();

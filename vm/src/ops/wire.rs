@@ -22,7 +22,7 @@ impl<M: Machine> Vm<M> {
     pub fn wire(&mut self, map: MapId, start: Page, end: Page, access: Prot) -> Result<(), VmError> {
         let (start, end) = (start.addr(), end.addr());
         self.check_wire(map, start, end, access)?;
-        self.room_for(map, 2)?;
+        self.room_to_clip(map, start, end)?;
         self.check_frames(map, start, end, self.frames_to_wire(map, start, end))?;
         self.clip(map, start, end);
         self.adjust_user_wiring(map, start, end, 1);
@@ -58,7 +58,7 @@ impl<M: Machine> Vm<M> {
         if !all_wired {
             return Err(VmError::InvalidArgument);
         }
-        self.room_for(map, 2)?;
+        self.room_to_clip(map, start, end)?;
         self.clip(map, start, end);
         self.adjust_user_wiring(map, start, end, -1);
         self.simplify(map, start, end);
@@ -103,9 +103,13 @@ impl<M: Machine> Vm<M> {
     /// `[start, end)` are free. Every frame is taken under the VM lock, so what this finds
     /// free stays free for the rest of the operation: faults after it cannot run out.
     pub(crate) fn check_frames(&self, map: MapId, start: u64, end: u64, data: u64) -> Result<(), VmError> {
+        let free = self.frames.free_frames();
+        if free < data {
+            return Err(VmError::OutOfMemory);
+        }
         let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
         let tables = self.pmap.tables_needed(self.map(map).space, range);
-        if self.frames.free_frames() < data.saturating_add(tables) {
+        if free < data.saturating_add(tables) {
             return Err(VmError::OutOfMemory);
         }
         Ok(())

@@ -39,18 +39,6 @@ impl<T> Slab<T> {
         Some(value)
     }
 
-    /// Puts `value` back under `id`, which [`remove`](Self::remove) freed and nothing has
-    /// reused since.
-    ///
-    /// # Panics
-    ///
-    /// If `id` is live or was never handed out.
-    pub fn restore(&mut self, id: u32, value: T) {
-        let at = self.free.iter().rposition(|&f| f == id).expect("a freed id");
-        self.free.remove(at);
-        assert!(self.slots[id as usize].is_none(), "a free slot");
-        self.slots[id as usize] = Some(value);
-    }
 
     /// The value with this id.
     pub fn get(&self, id: u32) -> Option<&T> {

@@ -11,7 +11,7 @@ use common::{page, pages_from, Fixture, MAX, MIN};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use vm::pmap::{FrameAllocator, Pmap, Wiring};
-use vm::{Access, FaultOutcome, Inherit, MapEntry, MapId, MapMode, NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
+use vm::{Access, FaultOutcome, Inherit, MapEntry, MapId, MapMode, NewMemory, Page, Placement, Prot, ProtectTarget, SourceDisposal, VmError, PAGE_SIZE};
 
 const ANY: Placement = Placement::Anywhere { mask: 0 };
 
@@ -769,6 +769,54 @@ fn copy_on_write_fault_without_frames_leaves_both_sides_intact() {
     f.vm.destroy_map(c);
     f.write(p, a, 9).unwrap();
     f.check(&[p]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Copy objects
+// ---------------------------------------------------------------------------------------
+
+/// A buffer copy placed (FIXED) between two untouched regions, failing half way for lack of
+/// frames: the call must change nothing (spec principle 2). The new memory merges with its
+/// untouched neighbours, the first page's fault gives the merged entry an object, and
+/// removing the middle again leaves that object (and the page) with the neighbours.
+#[test]
+fn a_buffer_copyout_short_of_frames_leaves_its_neighbours_alone() {
+    let mut f = Fixture::new(64);
+    let m = f.map();
+    let src = far_region(&mut f, m, 0x10_0000, 2);
+    f.write(m, src, 1).unwrap();
+    f.write(m, src + PAGE_SIZE, 2).unwrap();
+    far_region(&mut f, m, 0x10_4000, 1);
+    far_region(&mut f, m, 0x10_7000, 1);
+    let copy = f.vm.copyin(m, src, 2 * PAGE_SIZE, SourceDisposal::Keep).unwrap();
+    let filler = far_region(&mut f, m, 0x200_0000_0000, 64);
+    burn_frames_until(&mut f, m, filler, 1);
+    let (before, resident) = (entries(&f, m), f.vm.resident_pages());
+    assert_eq!(f.vm.copyout(m, copy, Placement::Fixed(page(0x10_5000))), Err(VmError::OutOfMemory));
+    assert_eq!(f.vm.copy_size(copy), Some(2 * PAGE_SIZE), "the copy stays valid");
+    assert_eq!(entries(&f, m), before, "the failed copyout changed the map");
+    assert_eq!(f.vm.resident_pages(), resident, "the failed copyout kept a page");
+    f.vm.copy_discard(copy);
+    f.check(&[m]);
+}
+
+/// Overwriting a range with a copy of itself (and of an overlapping range) gives the old
+/// contents, virtual or physical, and the copy source's other mappings are untouched.
+#[test]
+fn copy_overwrite_of_overlapping_ranges_acts_through_a_temporary() {
+    let mut f = Fixture::new(256);
+    let m = f.map();
+    let a = written(&mut f, m, 8, 1);
+    let c = f.vm.fork(m).unwrap();
+    let copy = f.vm.copyin(m, a, 6 * PAGE_SIZE, SourceDisposal::Keep).unwrap();
+    f.write(m, a, 50).unwrap();
+    f.vm.copy_overwrite(m, a + 2 * PAGE_SIZE, copy).unwrap();
+    assert_eq!(contents(&mut f, m, a, 8), [Ok(50), Ok(2), Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6)]);
+    let copy = f.vm.copyin(m, a + 1, 5 * PAGE_SIZE, SourceDisposal::Keep).unwrap();
+    f.vm.copy_overwrite(m, a + 1 + PAGE_SIZE, copy).unwrap();
+    assert_eq!(contents(&mut f, m, a, 8), [Ok(50), Ok(2), Ok(2), Ok(1), Ok(2), Ok(3), Ok(4), Ok(6)]);
+    assert_eq!(contents(&mut f, c, a, 8), [Ok(1), Ok(2), Ok(3), Ok(4), Ok(5), Ok(6), Ok(7), Ok(8)]);
+    f.check(&[m, c]);
 }
 
 // ---------------------------------------------------------------------------------------

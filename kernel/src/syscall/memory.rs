@@ -167,6 +167,7 @@ fn vm_statistics(stats_ptr: u64) -> KernResult {
             faults: counters.faults,
             zero_fill_count: counters.zero_fill,
             cow_faults: counters.cow_faults,
+            pages_copied: counters.pages_copied,
         }
     };
     user::write_plain(stats_ptr, &stats)

@@ -6,6 +6,7 @@
 //! (`vm::api::sanitize`), **operate** on the VM under its lock, and **copy results out**. A
 //! call that fails has changed nothing.
 
+mod copies;
 mod hurd;
 mod memory;
 mod objects;
@@ -44,6 +45,14 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Some(Sysno::VmMap) => code(objects::vm_map(a[0])),
         Some(Sysno::MachMakeMemoryEntry) => code(objects::mach_make_memory_entry(a[0], a[1], a[2], a[3], a[4], a[5])),
         Some(Sysno::VmMachineAttribute) => code(objects::vm_machine_attribute(a[0], a[1], a[2], a[3], a[4])),
+        Some(Sysno::VmCopyin) => code(copies::vm_copyin(a[0], a[1], a[2], a[3], a[4])),
+        Some(Sysno::VmCopyout) => code(copies::vm_copyout(a[0], a[1], a[2])),
+        Some(Sysno::VmCopyOverwrite) => code(copies::vm_copy_overwrite(a[0], a[1], a[2])),
+        Some(Sysno::VmCopyDiscard) => code(copies::vm_copy_discard(a[0])),
+        Some(Sysno::VmRead) => code(copies::vm_read(a[0], a[1], a[2], a[3], a[4])),
+        Some(Sysno::VmWrite) => code(copies::vm_write(a[0], a[1], a[2], a[3])),
+        Some(Sysno::VmCopy) => code(copies::vm_copy(a[0], a[1], a[2], a[3])),
+        Some(Sysno::VmRemap) => code(copies::vm_remap(a[0])),
         Some(Sysno::HurdVmAllocate) => hurd::hurd_vm_allocate(a[0], a[1], a[2], a[3]),
         Some(Sysno::HurdVmDeallocate) => hurd::hurd_vm_deallocate(a[0], a[1]),
         Some(call) => code(memory::call(call, a)),
@@ -58,7 +67,8 @@ fn allocates(call: Sysno) -> bool {
     matches!(
         call,
         VmAllocate | VmProtect | VmInherit | VmBehaviorSet | VmWire | VmMap | MachMakeMemoryEntry | TaskCreate
-            | ThreadCreateRunning | HurdVmAllocate
+            | ThreadCreateRunning | HurdVmAllocate | VmCopyin | VmCopyout | VmCopyOverwrite | VmRead | VmWrite
+            | VmCopy | VmRemap
     )
 }
 

@@ -8,7 +8,7 @@ use machvm_abi::kern::*;
 use machvm_abi::vm::*;
 use machvm_abi::VmMapArgs;
 use vm::api::{sanitize, RangeError, Sanitized, USER_MAX, USER_MIN};
-use vm::{Inherit, MapMode, NamedId, NewMemory, Page, Placement, PAGE_SIZE};
+use vm::{Inherit, MapMode, NamedId, NewMemory, Placement, PAGE_SIZE};
 
 /// The named entry behind memory-entry handle `name`.
 fn named_entry(name: u32) -> Result<NamedId, kern_return_t> {
@@ -20,7 +20,7 @@ fn named_entry(name: u32) -> Result<NamedId, kern_return_t> {
 
 /// `vm_map(*args)`, seed 002's call with the spec's results.
 pub fn vm_map(args_ptr: u64) -> KernResult {
-    let mut args: VmMapArgs = user::read_plain(args_ptr)?;
+    let mut args: VmMapArgs = user::read_in_out(args_ptr)?;
     let map = target_map(args.target_task.into())?;
     let memory = map_values(&args)?;
     let anywhere = match args.flags {
@@ -58,10 +58,7 @@ pub fn vm_map(args_ptr: u64) -> KernResult {
         .map_err(kr)?
     };
     args.address = start.addr();
-    user::write_plain(args_ptr, &args).inspect_err(|_| {
-        let end = Page::containing(start.addr() + pages * PAGE_SIZE);
-        vm_system::lock().deallocate(map, start, end).expect("just mapped");
-    })
+    user::write_plain(args_ptr, &args)
 }
 
 /// The protections and inheritance of a `vm_map`: values checked, current reduced to fit

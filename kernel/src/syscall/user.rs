@@ -66,6 +66,17 @@ pub fn write_u64(dst: u64, value: u64) -> Result<(), kern_return_t> {
     copy_out(dst, &value.to_ne_bytes())
 }
 
+/// Checks that the `u64` at user address `ptr` can be written, by writing back what it
+/// holds: the caller's memory is unchanged, and a later write of the result cannot fail
+/// (interrupts stay off in the kernel, so nothing can change the page meanwhile).
+///
+/// # Errors
+///
+/// As [`copy_out`].
+pub fn check_writable_u64(ptr: u64) -> Result<(), kern_return_t> {
+    write_u64(ptr, read_u64(ptr)?)
+}
+
 /// Types that cross the boundary as their bytes: `#[repr(C)]` structs of integers only,
 /// without padding.
 pub trait Plain: Copy + Default {}
@@ -74,6 +85,7 @@ impl Plain for machvm_abi::vm::VmRegionInfo {}
 impl Plain for machvm_abi::vm::VmStatistics {}
 impl Plain for machvm_abi::vm::TaskBasicInfo {}
 impl Plain for machvm_abi::VmMapArgs {}
+impl Plain for machvm_abi::VmRemapArgs {}
 
 /// Writes `value` at user address `dst`.
 ///
@@ -85,6 +97,18 @@ pub fn write_plain<T: Plain>(dst: u64, value: &T) -> Result<(), kern_return_t> {
     // structs are laid out without padding) and may be read as `u8`.
     let bytes = unsafe { core::slice::from_raw_parts((value as *const T).cast::<u8>(), core::mem::size_of::<T>()) };
     copy_out(dst, bytes)
+}
+
+/// Reads an in/out `T` at user address `ptr`, checking that it can be written back (by
+/// writing back what it holds; see [`check_writable_u64`]).
+///
+/// # Errors
+///
+/// As [`copy_out`].
+pub fn read_in_out<T: Plain>(ptr: u64) -> Result<T, kern_return_t> {
+    let value = read_plain(ptr)?;
+    write_plain(ptr, &value)?;
+    Ok(value)
 }
 
 /// Reads a `T` at user address `src`.

@@ -13,6 +13,8 @@ pub enum Handle {
     Host,
     /// A named memory entry (holds a reference to its object).
     MemoryEntry(vm::NamedId),
+    /// A copy object (holds references to its objects); used once.
+    Copy(vm::CopyId),
 }
 
 /// A task's handles, by name. Name 0 is `MACH_PORT_NULL` and never used. Tables change only

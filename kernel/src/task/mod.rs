@@ -105,10 +105,28 @@ pub fn revoke(holder: TaskId, name: u32) -> Option<Handle> {
         }
         handle
     };
-    if let Handle::MemoryEntry(id) = handle {
-        vm_system::lock().release_named(id);
-    }
+    release_vm_handle(handle);
     Some(handle)
+}
+
+/// Drops what a memory-entry or copy handle holds in the VM.
+fn release_vm_handle(handle: Handle) {
+    match handle {
+        Handle::MemoryEntry(id) => vm_system::lock().release_named(id),
+        Handle::Copy(id) => vm_system::lock().copy_discard(id),
+        Handle::Task(_) | Handle::Host => {}
+    }
+}
+
+/// Removes the copy handle `name` from `holder`'s table without discarding the copy (a call
+/// consumed it). Other handles are left alone.
+pub fn forget_copy_handle(holder: TaskId, name: u32) {
+    let mut tasks = TASKS.lock();
+    if let Some(task) = tasks.get_mut(&holder) {
+        if matches!(task.handles.get(name), Some(Handle::Copy(_))) {
+            task.handles.remove(name);
+        }
+    }
 }
 
 /// Keeps the record of task `id` (for its exit status) until [`forget`]: a reference held
@@ -177,9 +195,7 @@ pub fn end(id: TaskId, status: i32) {
         }
     }
     for handle in handles.iter() {
-        if let Handle::MemoryEntry(named) = handle {
-            vm_system::lock().release_named(named);
-        }
+        release_vm_handle(handle);
     }
     sched::task_ended(id);
     if sched::current_task() != Some(id) {

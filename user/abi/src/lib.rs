@@ -27,4 +27,4 @@ pub mod sysno;
 pub mod vm;
 
 pub use sysno::Sysno;
-pub use vm::VmMapArgs;
+pub use vm::{VmMapArgs, VmRemapArgs};

@@ -34,6 +34,22 @@ pub enum Sysno {
     MachMakeMemoryEntry = 20,
     /// `vm_machine_attribute(task, address, size, attribute, *value)`.
     VmMachineAttribute = 21,
+    /// `vm_copyin(task, address, size, src_destroy, *copy)`.
+    VmCopyin = 22,
+    /// `vm_copyout(task, copy, *address)`.
+    VmCopyout = 23,
+    /// `vm_copy_overwrite(task, address, copy)`.
+    VmCopyOverwrite = 24,
+    /// `vm_copy_discard(copy)`.
+    VmCopyDiscard = 25,
+    /// `vm_read(task, address, size, *data, *data_count)`.
+    VmRead = 26,
+    /// `vm_write(task, address, data, data_count)`.
+    VmWrite = 27,
+    /// `vm_copy(task, source, count, dest)`.
+    VmCopy = 28,
+    /// `vm_remap(*args)`: the arguments in a [`VmRemapArgs`](crate::vm::VmRemapArgs) block.
+    VmRemap = 29,
     /// `task_create(parent, inherit_memory, *child)`.
     TaskCreate = 30,
     /// `thread_create_running(task, entry, stack, arg)`: starts a thread in `task`.
@@ -54,7 +70,7 @@ pub enum Sysno {
 
 impl Sysno {
     /// Every call, for tables and tests.
-    pub const ALL: [Sysno; 23] = [
+    pub const ALL: [Sysno; 31] = [
         Self::ConsoleWrite,
         Self::TaskExit,
         Self::MachTaskSelf,
@@ -70,6 +86,14 @@ impl Sysno {
         Self::VmMap,
         Self::MachMakeMemoryEntry,
         Self::VmMachineAttribute,
+        Self::VmCopyin,
+        Self::VmCopyout,
+        Self::VmCopyOverwrite,
+        Self::VmCopyDiscard,
+        Self::VmRead,
+        Self::VmWrite,
+        Self::VmCopy,
+        Self::VmRemap,
         Self::TaskCreate,
         Self::ThreadCreateRunning,
         Self::TaskTerminate,

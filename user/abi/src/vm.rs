@@ -107,6 +107,8 @@ pub struct VmStatistics {
     pub zero_fill_count: u64,
     /// Pages copied by copy-on-write faults.
     pub cow_faults: u64,
+    /// Pages copied outside faults (copies that could not be deferred).
+    pub pages_copied: u64,
 }
 
 /// The arguments of `vm_map`, passed by address (laid out without padding).
@@ -181,3 +183,33 @@ pub const MATTR_VAL_ICACHE_FLUSH: i32 = 3;
 pub const MATTR_VAL_DCACHE_FLUSH: i32 = 5;
 /// Value: flush both caches.
 pub const MATTR_VAL_CACHE_FLUSH: i32 = 6;
+
+/// The arguments of `vm_remap`, passed by address (laid out without padding).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VmRemapArgs {
+    /// In: the address (FIXED); out: where the source was mapped.
+    pub target_address: vm_address_t,
+    /// Size in bytes.
+    pub size: vm_size_t,
+    /// Bits that must be clear in the chosen address.
+    pub mask: vm_address_t,
+    /// First byte of the source range.
+    pub src_address: vm_address_t,
+    /// Target task.
+    pub target_task: mach_port_t,
+    /// `VM_FLAGS_*`.
+    pub flags: i32,
+    /// Source task.
+    pub src_task: mach_port_t,
+    /// Copy-on-write copy ([`TRUE`]) or shared ([`FALSE`]).
+    pub copy: boolean_t,
+    /// Out: the current protection common to the whole mapping.
+    pub cur_protection: vm_prot_t,
+    /// Out: the maximum protection common to the whole mapping.
+    pub max_protection: vm_prot_t,
+    /// Inheritance of the new mapping.
+    pub inheritance: vm_inherit_t,
+    /// Must be 0.
+    pub reserved: u32,
+}

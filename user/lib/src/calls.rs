@@ -225,3 +225,92 @@ pub fn vm_machine_attribute(target_task: mach_port_t, address: vm_address_t, siz
     }
     result
 }
+
+/// Takes a copy of `[address, address + size)` of `target_task` (a move with `src_destroy`);
+/// `*copy` receives its handle (`MACH_PORT_NULL` for an empty copy).
+pub fn vm_copyin(target_task: mach_port_t, address: vm_address_t, size: vm_size_t, src_destroy: boolean_t, copy: &mut mach_port_t) -> kern_return_t {
+    let mut raw = 0u64;
+    // SAFETY: the kernel writes `raw`, a live u64.
+    let result = kr(unsafe { syscall(Sysno::VmCopyin, [target_task.into(), address, size, src_destroy.into(), ptr(&mut raw), 0]) });
+    if result == machvm_abi::kern::KERN_SUCCESS {
+        *copy = raw as mach_port_t;
+    }
+    result
+}
+
+/// Places `copy` in new memory of `target_task` and consumes it; `*address` receives where.
+pub fn vm_copyout(target_task: mach_port_t, copy: mach_port_t, address: &mut vm_address_t) -> kern_return_t {
+    // SAFETY: the kernel reads and writes `*address`, a live u64.
+    kr(unsafe { syscall(Sysno::VmCopyout, [target_task.into(), copy.into(), ptr(address), 0, 0, 0]) })
+}
+
+/// Writes `copy` over existing memory of `target_task` at `address` and consumes it.
+pub fn vm_copy_overwrite(target_task: mach_port_t, address: vm_address_t, copy: mach_port_t) -> kern_return_t {
+    // SAFETY: the arguments are numbers.
+    kr(unsafe { syscall(Sysno::VmCopyOverwrite, [target_task.into(), address, copy.into(), 0, 0, 0]) })
+}
+
+/// Drops `copy`.
+pub fn vm_copy_discard(copy: mach_port_t) -> kern_return_t {
+    // SAFETY: the argument is a number.
+    kr(unsafe { syscall(Sysno::VmCopyDiscard, [copy.into(), 0, 0, 0, 0, 0]) })
+}
+
+/// Copies `size` bytes of `target_task` at `address` into new memory of the caller:
+/// `*data` and `*data_count` receive where and how much.
+pub fn vm_read(target_task: mach_port_t, address: vm_address_t, size: vm_size_t, data: &mut vm_address_t, data_count: &mut vm_size_t) -> kern_return_t {
+    // SAFETY: the kernel reads and writes two live u64s.
+    kr(unsafe { syscall(Sysno::VmRead, [target_task.into(), address, size, ptr(data), ptr(data_count), 0]) })
+}
+
+/// Writes the caller's `[data, data + data_count)` over `target_task`'s memory at `address`.
+pub fn vm_write(target_task: mach_port_t, address: vm_address_t, data: vm_address_t, data_count: vm_size_t) -> kern_return_t {
+    // SAFETY: the kernel reads the caller's memory through the VM, checking it.
+    kr(unsafe { syscall(Sysno::VmWrite, [target_task.into(), address, data, data_count, 0, 0]) })
+}
+
+/// Copies `size` bytes from `source` to `dest` within `target_task`, as if through a
+/// temporary.
+pub fn vm_copy(target_task: mach_port_t, source: vm_address_t, size: vm_size_t, dest: vm_address_t) -> kern_return_t {
+    // SAFETY: the arguments are numbers.
+    kr(unsafe { syscall(Sysno::VmCopy, [target_task.into(), source, size, dest, 0, 0]) })
+}
+
+/// Maps `[src_address, src_address + size)` of `src_task` into `target_task`, shared (`copy`
+/// FALSE) or as a copy; `*target_address` receives where, `*cur_protection` and
+/// `*max_protection` the rights common to the whole mapping.
+#[allow(clippy::too_many_arguments)]
+pub fn vm_remap(
+    target_task: mach_port_t,
+    target_address: &mut vm_address_t,
+    size: vm_size_t,
+    mask: vm_address_t,
+    flags: i32,
+    src_task: mach_port_t,
+    src_address: vm_address_t,
+    copy: boolean_t,
+    cur_protection: &mut vm_prot_t,
+    max_protection: &mut vm_prot_t,
+    inheritance: vm_inherit_t,
+) -> kern_return_t {
+    let mut args = machvm_abi::VmRemapArgs {
+        target_address: *target_address,
+        size,
+        mask,
+        src_address,
+        target_task,
+        flags,
+        src_task,
+        copy,
+        cur_protection: 0,
+        max_protection: 0,
+        inheritance,
+        reserved: 0,
+    };
+    // SAFETY: the kernel reads and writes `args`, a live struct.
+    let result = kr(unsafe { syscall(Sysno::VmRemap, [ptr(&mut args), 0, 0, 0, 0, 0]) });
+    if result == machvm_abi::kern::KERN_SUCCESS {
+        (*target_address, *cur_protection, *max_protection) = (args.target_address, args.cur_protection, args.max_protection);
+    }
+    result
+}

@@ -5,7 +5,7 @@ use crate::map::MapEntry;
 use crate::ops::NewMemory;
 use crate::system::{MapId, Machine, Vm};
 use crate::types::{Inherit, Placement};
-use crate::{Page, VmError, PAGE_SIZE};
+use crate::{VmError, PAGE_SIZE};
 
 impl<M: Machine> Vm<M> {
     /// Places copy `id` in new memory of `map` at `placement` and consumes it; returns the
@@ -15,8 +15,8 @@ impl<M: Machine> Vm<M> {
     /// # Errors
     ///
     /// [`VmError::InvalidArgument`] for a dead copy; placement errors ([`VmError::NoSpace`]...),
-    /// [`VmError::EntryLimit`] or [`VmError::OutOfMemory`]: the copy stays valid and the map
-    /// unchanged.
+    /// [`VmError::EntryLimit`] or [`VmError::OutOfMemory`] (a buffer copy's frames are counted
+    /// first): the copy stays valid and the map unchanged.
     pub fn copyout(&mut self, map: MapId, id: CopyId, placement: Placement) -> Result<u64, VmError> {
         let copy = self.copies.get(id.0).ok_or(VmError::InvalidArgument)?;
         if copy.size == 0 {
@@ -30,6 +30,9 @@ impl<M: Machine> Vm<M> {
         };
         let start = self.place(map, placement, pages)?;
         self.room_for(map, pieces)?;
+        if matches!(copy.data, CopyData::Buffer(_)) {
+            self.check_frames(map, start.addr(), start.addr() + pages * PAGE_SIZE, pages)?;
+        }
         let copy = self.copies.remove(id.0).expect("checked");
         let address = start.addr() + copy.page_offset;
         match copy.data {
@@ -40,13 +43,7 @@ impl<M: Machine> Vm<M> {
             }
             CopyData::Buffer(data) => {
                 self.allocate(map, Placement::Fixed(start), pages, NewMemory::DEFAULT).expect("placed");
-                if let Err(e) = self.write_bytes(map, address, &data) {
-                    self.deallocate(map, start, Page::containing(start.addr() + pages * PAGE_SIZE)).expect("in the map");
-                    let size = data.len() as u64;
-                    let copy = super::VmMapCopy { data: CopyData::Buffer(data), size, page_offset: address % PAGE_SIZE };
-                    self.copies.restore(id.0, copy);
-                    return Err(e);
-                }
+                self.write_bytes(map, address, &data).expect("frames counted, memory writable");
             }
         }
         Ok(address)

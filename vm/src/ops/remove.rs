@@ -11,17 +11,30 @@ impl<M: Machine> Vm<M> {
     ///
     /// # Errors
     ///
-    /// [`VmError::InvalidAddress`] if the range is not inside the map (nothing is removed).
+    /// [`VmError::InvalidAddress`] if the range is not inside the map, or
+    /// [`VmError::EntryLimit`] if it is the middle of an entry of a full map (nothing is
+    /// removed).
     pub fn deallocate(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
-        if !self.in_bounds(map, start.addr(), end.addr()) {
+        self.check_deallocate(map, start, end)?;
+        self.remove_range(map, start.addr(), end.addr());
+        Ok(())
+    }
+
+    /// Whether [`deallocate`](Self::deallocate) of the range would succeed (for callers that
+    /// must know before they change anything else).
+    ///
+    /// # Errors
+    ///
+    /// As [`deallocate`](Self::deallocate).
+    pub fn check_deallocate(&self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
+        let (s, e) = (start.addr(), end.addr());
+        if !self.in_bounds(map, s, e) {
             return Err(VmError::InvalidAddress);
         }
-        let (s, e) = (start.addr(), end.addr());
         if self.map(map).lookup(s).is_some_and(|entry| entry.start < s && e < entry.end) {
             // Removing the middle of an entry leaves two.
             self.room_for(map, 1)?;
         }
-        self.remove_range(map, start.addr(), end.addr());
         Ok(())
     }
 

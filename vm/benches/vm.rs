@@ -13,6 +13,10 @@
 //!   parent is rewritten before every fork, so each fork write-protects its pages again),
 //!   alone and followed by `destroy_map` of the child.
 //!
+//! - `copy_1m/{virtual,bytes}`: a 1 MiB page-aligned copy from one touched region to
+//!   another, as `copyin` + `copy_overwrite` (copy-on-write: no page moves) and as a byte copy
+//!   (`read_bytes` into a buffer + `write_bytes`), for comparison.
+//!
 //! The faults and forks run under `iter_custom`: set-up and clean-up (allocating, touching,
 //! forking, destroying) happen outside the timing. No address space is active, so the
 //! simulated MMU records no invalidations (its event log would otherwise grow without end).
@@ -58,6 +62,7 @@ fn setup() -> (SimVm, MapId) {
     let kernel_root = frames.allocate_frame().expect("a frame");
     let pmap = X86Pmap::new(arena.window(), frames.clone(), SimMmu::default(), kernel_root, FRAMES as u64);
     let mut vm = Vm::new(pmap, frames, arena.window());
+    vm.set_entry_limit(usize::MAX);
     let map = vm.create_map(MIN, MAX).expect("a map");
     (vm, map)
 }
@@ -237,5 +242,39 @@ fn fork(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, allocate_deallocate, lookup, protect, fault, fork);
+/// Two touched 1 MiB regions of one map.
+fn two_regions() -> (SimVm, MapId, u64, u64) {
+    let (mut vm, map) = setup();
+    let pages = (1 << 20) / PAGE_SIZE;
+    let mut region = || {
+        let at = vm.allocate(map, Placement::Anywhere { mask: 0 }, pages, NewMemory::DEFAULT).expect("room").addr();
+        for i in 0..pages {
+            assert_eq!(vm.fault(map, at + i * PAGE_SIZE, Access::Write), FaultOutcome::Resolved);
+        }
+        at
+    };
+    let (src, dst) = (region(), region());
+    (vm, map, src, dst)
+}
+
+fn copy_1m(c: &mut Criterion) {
+    let mut group = c.benchmark_group("copy_1m");
+    let (mut vm, map, src, dst) = two_regions();
+    group.bench_function("virtual", |b| {
+        b.iter(|| {
+            let copy = vm.copyin(map, black_box(src), 1 << 20, vm::SourceDisposal::Keep).expect("readable");
+            vm.copy_overwrite(map, black_box(dst), copy).expect("writable");
+        })
+    });
+    let mut buffer = vec![0u8; 1 << 20];
+    group.bench_function("bytes", |b| {
+        b.iter(|| {
+            vm.read_bytes(map, black_box(src), &mut buffer).expect("readable");
+            vm.write_bytes(map, black_box(dst), &buffer).expect("writable");
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, allocate_deallocate, lookup, protect, fault, fork, copy_1m);
 criterion_main!(benches);

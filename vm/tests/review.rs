@@ -800,6 +800,28 @@ fn a_buffer_copyout_short_of_frames_leaves_its_neighbours_alone() {
     f.check(&[m]);
 }
 
+/// A small (buffer) copy of untouched memory, short of frames: the read faults of the copy
+/// zero-fill pages one by one, and when one fails the others stay behind. Nothing may change
+/// on error (copyin's contract, spec principle 2).
+#[test]
+fn a_buffer_copyin_short_of_frames_changes_nothing() {
+    let mut f = Fixture::new(64);
+    let m = f.map();
+    let a = far_region(&mut f, m, 0x10_0000, 3);
+    far_region(&mut f, m, 0x10_8000, 1);
+    f.write(m, 0x10_8000, 1).unwrap();
+    let filler = far_region(&mut f, m, 0x200_0000_0000, 64);
+    burn_frames_until(&mut f, m, filler, 1);
+    let (before, resident) = (entries(&f, m), f.vm.resident_pages());
+    let result = f.vm.copyin(m, a, 3 * PAGE_SIZE, SourceDisposal::Keep);
+    if result.is_err() {
+        assert_eq!(result, Err(VmError::OutOfMemory));
+        assert_eq!(entries(&f, m), before, "the failed copyin changed the map");
+        assert_eq!(f.vm.resident_pages(), resident, "the failed copyin kept pages");
+    }
+    f.check(&[m]);
+}
+
 /// Overwriting a range with a copy of itself (and of an overlapping range) gives the old
 /// contents, virtual or physical, and the copy source's other mappings are untouched.
 #[test]

@@ -9,10 +9,16 @@ use std::time::Duration;
 
 /// The help text, printed by `--help` and after every usage error.
 pub const USAGE: &str = "\
-Usage: cargo run [--release] -- [OPTIONS]
+Usage: cargo run [--release] -- [bench] [OPTIONS]
 
 Builds the kernel, makes a disk image and boots it in QEMU. Exits 0 when the kernel shuts
 down cleanly, 1 when it reports a failure, crashes or times out, 2 on a usage error.
+
+Commands:
+  (none)                  boot the init demo (or the program named by --init)
+  bench                   boot the benchmark suite as init, print its figures and write
+                          them to boot/bench/latest.csv and boot/bench/latest.svg
+                          (use with --release; default timeout 1800 s)
 
 Options:
       --uefi              boot with UEFI firmware (OVMF) instead of BIOS
@@ -31,6 +37,8 @@ Options:
 pub enum Request {
     /// Boot the kernel with this machine.
     Run(MachineConfig),
+    /// Boot the benchmark suite with this machine.
+    Bench(MachineConfig),
     /// Print the help.
     Help,
 }
@@ -53,6 +61,9 @@ impl From<lexopt::Error> for UsageError {
     }
 }
 
+/// How long the benchmark suite may run unless `--timeout` says otherwise.
+pub const BENCH_TIMEOUT: Duration = Duration::from_secs(1800);
+
 const MIN_MEMORY_MIB: u64 = 64;
 const MAX_MEMORY_MIB: u64 = 64 * 1024;
 const MAX_CPUS: u32 = 64;
@@ -61,13 +72,18 @@ const MAX_CPUS: u32 = 64;
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageError> {
     let mut config = MachineConfig::default();
     let mut parser = lexopt::Parser::from_args(args);
+    let (mut bench, mut timeout_given) = (false, false);
     while let Some(arg) = parser.next()? {
         match arg {
+            Value(command) if command == "bench" && !bench => bench = true,
             Long("uefi") => config.firmware = Firmware::Uefi,
             Long("gdb") => config.gdb = true,
             Long("smp") => config.cpus = parse_cpus(&text(&mut parser, "--smp")?)?,
             Long("mem") => config.memory_mib = parse_memory(&text(&mut parser, "--mem")?)?,
-            Long("timeout") => config.timeout = parse_timeout(&text(&mut parser, "--timeout")?)?,
+            Long("timeout") => {
+                config.timeout = parse_timeout(&text(&mut parser, "--timeout")?)?;
+                timeout_given = true;
+            }
             Long("accel") => config.accel = parse_accel(&text(&mut parser, "--accel")?)?,
             Long("init") => config.init = Some(parse_init(parser.value()?.into())?),
             Short('h') | Long("help") => return Ok(Request::Help),
@@ -77,7 +93,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageE
     if config.gdb {
         config.timeout = None;
     }
-    Ok(Request::Run(config))
+    if !bench {
+        return Ok(Request::Run(config));
+    }
+    if config.init.is_some() {
+        return Err(UsageError("bench boots the benchmark suite: it takes no --init".into()));
+    }
+    if !timeout_given && !config.gdb {
+        config.timeout = Some(BENCH_TIMEOUT);
+    }
+    Ok(Request::Bench(config))
 }
 
 fn text(parser: &mut lexopt::Parser, option: &str) -> Result<String, UsageError> {
@@ -150,7 +175,7 @@ mod tests {
     fn run(args: &[&str]) -> Result<MachineConfig, UsageError> {
         match parse(args.iter().map(OsString::from))? {
             Request::Run(config) => Ok(config),
-            Request::Help => panic!("unexpected help request"),
+            Request::Bench(_) | Request::Help => panic!("unexpected request"),
         }
     }
 
@@ -216,6 +241,19 @@ mod tests {
         let elf = std::env::current_exe().expect("the test binary");
         let elf = elf.to_str().expect("UTF-8 path");
         assert_eq!(run(&["--init", elf]).unwrap().init, Some(elf.into()));
+    }
+
+    #[test]
+    fn bench_is_a_command_with_a_long_timeout() {
+        let bench = |args: &[&str]| parse(args.iter().map(OsString::from));
+        assert_eq!(bench(&["bench"]).unwrap(), Request::Bench(MachineConfig { timeout: Some(BENCH_TIMEOUT), ..MachineConfig::default() }));
+        let Ok(Request::Bench(config)) = bench(&["bench", "--timeout", "60", "--mem", "2G"]) else { panic!("a bench request") };
+        assert_eq!((config.timeout, config.memory_mib), (Some(Duration::from_secs(60)), 2048));
+        assert!(bench(&["bench", "bench"]).unwrap_err().0.contains("bench"), "once");
+        assert!(bench(&["benchmark"]).unwrap_err().0.contains("benchmark"));
+        let elf = std::env::current_exe().expect("the test binary");
+        let elf = elf.to_str().expect("UTF-8 path");
+        assert!(bench(&["bench", "--init", elf]).unwrap_err().0.contains("--init"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod build;
 pub mod cli;
 pub mod image;

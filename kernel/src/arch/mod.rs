@@ -8,6 +8,7 @@ pub mod idt;
 pub mod probe;
 pub mod syscall;
 pub mod timer;
+pub mod tsc;
 
 /// Loads the GDT/TSS and IDT and turns on the CPU's protection features.
 pub fn init() {

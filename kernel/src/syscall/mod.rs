@@ -55,6 +55,7 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         Some(Sysno::VmRemap) => code(copies::vm_remap(a[0])),
         Some(Sysno::HurdVmAllocate) => hurd::hurd_vm_allocate(a[0], a[1], a[2], a[3]),
         Some(Sysno::HurdVmDeallocate) => hurd::hurd_vm_deallocate(a[0], a[1]),
+        Some(Sysno::ClockTscHz) => code(user::write_u64(a[0], crate::arch::tsc::hz())),
         Some(call) => code(memory::call(call, a)),
     };
     frame.rax = result as u64;

@@ -66,11 +66,13 @@ pub enum Sysno {
     HurdVmAllocate = 40,
     /// `hurd_vm_deallocate(address, size)`: an errno result.
     HurdVmDeallocate = 41,
+    /// `clock_tsc_hz(*hz)`: the time-stamp counter's ticks per second.
+    ClockTscHz = 50,
 }
 
 impl Sysno {
     /// Every call, for tables and tests.
-    pub const ALL: [Sysno; 31] = [
+    pub const ALL: [Sysno; 32] = [
         Self::ConsoleWrite,
         Self::TaskExit,
         Self::MachTaskSelf,
@@ -102,6 +104,7 @@ impl Sysno {
         Self::MachPortDeallocate,
         Self::HurdVmAllocate,
         Self::HurdVmDeallocate,
+        Self::ClockTscHz,
     ];
 
     /// The call with number `raw`, if any.

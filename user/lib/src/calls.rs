@@ -314,3 +314,15 @@ pub fn vm_remap(
     }
     result
 }
+
+/// The time-stamp counter's ticks per second (measured by the kernel once, on first use).
+pub fn clock_tsc_hz(hz: &mut u64) -> kern_return_t {
+    // SAFETY: the kernel writes `*hz`, a live u64.
+    kr(unsafe { syscall(Sysno::ClockTscHz, [ptr(hz), 0, 0, 0, 0, 0]) })
+}
+
+/// Reads the time-stamp counter.
+pub fn rdtsc() -> u64 {
+    // SAFETY: RDTSC only reads the counter, which ring 3 may read.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}

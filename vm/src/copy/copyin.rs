@@ -29,7 +29,7 @@ impl<M: Machine> Vm<M> {
         }
         let copy = if len < BUFFER_THRESHOLD {
             let mut data = alloc::vec![0; len as usize];
-            self.read_bytes(map, addr, &mut data)?;
+            self.peek_bytes(map, addr, &mut data)?;
             VmMapCopy { data: CopyData::Buffer(data), size: len, page_offset: addr % PAGE_SIZE }
         } else {
             let pieces = self.copy_entries(map, page_start, page_end)?;

@@ -36,6 +36,36 @@ impl<M: Machine> Vm<M> {
         })
     }
 
+    /// Copies from `map` at `addr` into `out` through the objects, as [`read_bytes`] but
+    /// without faulting anything in: pages nothing holds read as zero. Changes nothing and
+    /// allocates nothing, so it cannot run out of memory.
+    ///
+    /// # Errors
+    ///
+    /// As [`read_bytes`] (no [`VmError::OutOfMemory`]).
+    ///
+    /// [`read_bytes`]: Self::read_bytes
+    pub fn peek_bytes(&self, map: MapId, addr: u64, out: &mut [u8]) -> Result<(), VmError> {
+        let end = addr.checked_add(out.len() as u64).ok_or(VmError::InvalidAddress)?;
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.check_access(map, addr, end, Access::Read)?;
+        let mut at = addr;
+        while at < end {
+            let in_page = (at % PAGE_SIZE) as usize;
+            let chunk = (end - at).min(PAGE_SIZE - in_page as u64) as usize;
+            let piece = &mut out[(at - addr) as usize..(at - addr) as usize + chunk];
+            let entry = self.map(map).lookup(at).expect("checked: mapped");
+            match entry.object.and_then(|o| self.find_page(o, entry.object_index(at))) {
+                Some((_, frame, _)) => self.phys.read(frame, in_page, piece),
+                None => piece.fill(0),
+            }
+            at += chunk as u64;
+        }
+        Ok(())
+    }
+
     /// Checks `[addr, addr + len)` for `access`, then calls `f(vm, frame, offset in frame,
     /// offset in the buffer, length)` for each piece within one page, faulting pages in.
     fn for_each_chunk(

@@ -1,0 +1,281 @@
+//! The benchmark suite, measured from ring 3 with the time-stamp counter: each operation is
+//! run 5 times and the median printed as `NAME ns_per_op=X`, then `done`. Names and sizes are
+//! fixed so that runs compare across versions and with other kernels.
+
+#![no_std]
+#![no_main]
+
+use mach::*;
+
+mach::entry!(main);
+
+const PAGE: u64 = 4096;
+const MIB: u64 = 1 << 20;
+const REPS: usize = 5;
+
+fn main() -> i32 {
+    let mut hz = 0;
+    assert_eq!(clock_tsc_hz(&mut hz), KERN_SUCCESS);
+    println!("tsc_hz={hz}");
+    let clock = Clock { hz };
+    let benches: [(&str, fn(&Clock) -> Sample); 13] = [
+        ("alloc_free_1p", alloc_free_1p),
+        ("alloc_touch_free_1p", alloc_touch_free_1p),
+        ("fault_zero", fault_zero),
+        ("fault_read_zero", fault_read_zero),
+        ("protect_toggle", protect_toggle),
+        ("protect_large", protect_large),
+        ("wire_unwire", wire_unwire),
+        ("fork_cow", fork_cow),
+        ("fork_exit", fork_exit),
+        ("many_regions", many_regions),
+        ("copy_64k", copy_64k),
+        ("copy_1m", copy_1m),
+        ("read_1m", read_1m),
+    ];
+    for (name, bench) in benches {
+        let mut samples = [Sample::default(); REPS];
+        for s in samples.iter_mut() {
+            *s = bench(&clock);
+        }
+        samples.sort_unstable_by_key(|s| s.ns_per_op);
+        let median = samples[REPS / 2];
+        match median.total_ns {
+            Some(total) => println!("{name} ns_per_op={} total_ns={total}", median.ns_per_op),
+            None => println!("{name} ns_per_op={}", median.ns_per_op),
+        }
+    }
+    println!("done");
+    0
+}
+
+/// One measurement.
+#[derive(Clone, Copy, Default)]
+struct Sample {
+    ns_per_op: u64,
+    total_ns: Option<u64>,
+}
+
+struct Clock {
+    hz: u64,
+}
+
+impl Clock {
+    fn ns(&self, cycles: u64) -> u64 {
+        (u128::from(cycles) * 1_000_000_000 / u128::from(self.hz.max(1))) as u64
+    }
+
+    /// The time per op of `ops` operations that took `cycles`.
+    fn per_op(&self, cycles: u64, ops: u64) -> Sample {
+        Sample { ns_per_op: self.ns(cycles) / ops.max(1), total_ns: None }
+    }
+
+    /// Cycles `f` takes.
+    fn time(&self, f: impl FnOnce()) -> u64 {
+        let start = rdtsc();
+        f();
+        rdtsc() - start
+    }
+}
+
+fn me() -> mach_port_t {
+    mach_task_self()
+}
+
+fn ok(kr: kern_return_t) {
+    assert_eq!(kr, KERN_SUCCESS);
+}
+
+fn alloc(size: u64) -> u64 {
+    let mut a = 0;
+    ok(vm_allocate(me(), &mut a, size, VM_FLAGS_ANYWHERE));
+    a
+}
+
+fn touch(a: u64, size: u64) {
+    for off in (0..size).step_by(PAGE as usize) {
+        // SAFETY: `[a, a + size)` is mapped read-write.
+        unsafe { ((a + off) as *mut u8).write_volatile(1) };
+    }
+}
+
+fn alloc_free_1p(c: &Clock) -> Sample {
+    const N: u64 = 100_000;
+    let cycles = c.time(|| {
+        for _ in 0..N {
+            let a = alloc(PAGE);
+            ok(vm_deallocate(me(), a, PAGE));
+        }
+    });
+    c.per_op(cycles, N)
+}
+
+fn alloc_touch_free_1p(c: &Clock) -> Sample {
+    const N: u64 = 100_000;
+    let cycles = c.time(|| {
+        for _ in 0..N {
+            let a = alloc(PAGE);
+            touch(a, PAGE);
+            ok(vm_deallocate(me(), a, PAGE));
+        }
+    });
+    c.per_op(cycles, N)
+}
+
+fn fault_zero(c: &Clock) -> Sample {
+    let a = alloc(64 * MIB);
+    let cycles = c.time(|| touch(a, 64 * MIB));
+    ok(vm_deallocate(me(), a, 64 * MIB));
+    c.per_op(cycles, 64 * MIB / PAGE)
+}
+
+fn fault_read_zero(c: &Clock) -> Sample {
+    let a = alloc(64 * MIB);
+    let cycles = c.time(|| {
+        for off in (0..64 * MIB).step_by(PAGE as usize) {
+            // SAFETY: the region is mapped readable.
+            unsafe { ((a + off) as *const u8).read_volatile() };
+        }
+    });
+    ok(vm_deallocate(me(), a, 64 * MIB));
+    c.per_op(cycles, 64 * MIB / PAGE)
+}
+
+fn protect_toggle(c: &Clock) -> Sample {
+    const N: u64 = 20_000;
+    let a = alloc(PAGE);
+    touch(a, PAGE);
+    let cycles = c.time(|| {
+        for _ in 0..N {
+            ok(vm_protect(me(), a, PAGE, FALSE, VM_PROT_READ));
+            ok(vm_protect(me(), a, PAGE, FALSE, VM_PROT_DEFAULT));
+        }
+    });
+    ok(vm_deallocate(me(), a, PAGE));
+    c.per_op(cycles, 2 * N)
+}
+
+fn protect_large(c: &Clock) -> Sample {
+    const N: u64 = 10;
+    let a = alloc(64 * MIB);
+    touch(a, 64 * MIB);
+    let cycles = c.time(|| {
+        for _ in 0..N {
+            ok(vm_protect(me(), a, 64 * MIB, FALSE, VM_PROT_READ));
+            ok(vm_protect(me(), a, 64 * MIB, FALSE, VM_PROT_DEFAULT));
+        }
+    });
+    ok(vm_deallocate(me(), a, 64 * MIB));
+    c.per_op(cycles, 2 * N)
+}
+
+fn wire_unwire(c: &Clock) -> Sample {
+    const N: u64 = 200;
+    let a = alloc(MIB);
+    touch(a, MIB);
+    let host = mach_host_priv();
+    let cycles = c.time(|| {
+        for _ in 0..N {
+            ok(vm_wire(host, me(), a, MIB, VM_PROT_DEFAULT));
+            ok(vm_wire(host, me(), a, MIB, VM_PROT_NONE));
+        }
+    });
+    ok(vm_deallocate(me(), a, MIB));
+    c.per_op(cycles, N)
+}
+
+extern "C" fn child_writes_region(a: u64) -> ! {
+    touch(a, 64 * MIB);
+    task_exit(0)
+}
+
+extern "C" fn child_exits(_: u64) -> ! {
+    task_exit(0)
+}
+
+fn fork_cow(c: &Clock) -> Sample {
+    let a = alloc(64 * MIB);
+    touch(a, 64 * MIB);
+    let cycles = c.time(|| {
+        let child = mach::child::spawn(child_writes_region, a).expect("a child");
+        assert_eq!(mach::child::wait(child), Ok(0));
+    });
+    ok(vm_deallocate(me(), a, 64 * MIB));
+    let total = c.ns(cycles);
+    Sample { ns_per_op: total / (64 * MIB / PAGE), total_ns: Some(total) }
+}
+
+fn fork_exit(c: &Clock) -> Sample {
+    const N: u64 = 10;
+    let a = alloc(64 * MIB);
+    touch(a, 64 * MIB);
+    let cycles = c.time(|| {
+        for _ in 0..N {
+            let child = mach::child::spawn(child_exits, 0).expect("a child");
+            assert_eq!(mach::child::wait(child), Ok(0));
+        }
+    });
+    ok(vm_deallocate(me(), a, 64 * MIB));
+    c.per_op(cycles, N)
+}
+
+fn many_regions(c: &Clock) -> Sample {
+    const REGIONS: u64 = 10_000;
+    const CALLS: u64 = 100_000;
+    const BASE: u64 = 0x100_0000_0000;
+    for i in 0..REGIONS {
+        let mut a = BASE + 2 * i * PAGE;
+        ok(vm_allocate(me(), &mut a, PAGE, VM_FLAGS_FIXED));
+    }
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let cycles = c.time(|| {
+        for call in 0..CALLS {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let region = (state >> 33) % REGIONS;
+            let prot = if call % 2 == 0 { VM_PROT_READ } else { VM_PROT_DEFAULT };
+            ok(vm_protect(me(), BASE + 2 * region * PAGE, PAGE, FALSE, prot));
+        }
+    });
+    ok(vm_deallocate(me(), BASE, 2 * REGIONS * PAGE));
+    c.per_op(cycles, CALLS)
+}
+
+fn copy(c: &Clock, size: u64, n: u64) -> Sample {
+    let (src, dst) = (alloc(size), alloc(size));
+    touch(src, size);
+    touch(dst, size);
+    let cycles = c.time(|| {
+        for _ in 0..n {
+            ok(vm_copy(me(), src, size, dst));
+        }
+    });
+    ok(vm_deallocate(me(), src, size));
+    ok(vm_deallocate(me(), dst, size));
+    c.per_op(cycles, n)
+}
+
+fn copy_64k(c: &Clock) -> Sample {
+    copy(c, 64 * 1024, 2_000)
+}
+
+fn copy_1m(c: &Clock) -> Sample {
+    copy(c, MIB, 200)
+}
+
+fn read_1m(c: &Clock) -> Sample {
+    const N: u64 = 200;
+    let a = alloc(MIB);
+    touch(a, MIB);
+    let mut child = 0;
+    ok(task_create(me(), TRUE, &mut child));
+    let mut cycles = 0;
+    for _ in 0..N {
+        let (mut data, mut count) = (0, 0);
+        cycles += c.time(|| ok(vm_read(child, a, MIB, &mut data, &mut count)));
+        ok(vm_deallocate(me(), data, count));
+    }
+    ok(task_terminate(child));
+    ok(mach_port_deallocate(me(), child));
+    ok(vm_deallocate(me(), a, MIB));
+    c.per_op(cycles, N)
+}

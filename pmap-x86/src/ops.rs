@@ -227,6 +227,10 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         flush
     }
 
+    fn mappings_of(&self, frame: Frame) -> alloc::vec::Vec<(SpaceId, Page)> {
+        self.meta.mappings(frame)
+    }
+
     fn page_remove_pageable(&mut self, frame: Frame) -> TlbFlush {
         let mut flush = TlbFlush::new();
         for (space, page) in self.meta.mappings(frame) {

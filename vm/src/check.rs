@@ -19,12 +19,14 @@ pub struct FrameAccounts {
     pub wired: u64,
     /// Page tables.
     pub page_tables: u64,
+    /// The shared zero page (0 or 1).
+    pub zero_page: u64,
 }
 
 impl FrameAccounts {
-    /// Frames free, resident or in page tables (wired pages are resident).
+    /// Frames free, resident, in page tables or the zero page (wired pages are resident).
     pub fn total(&self) -> u64 {
-        self.free + self.resident + self.page_tables
+        self.free + self.resident + self.page_tables + self.zero_page
     }
 }
 
@@ -37,6 +39,7 @@ impl<M: Machine> Vm<M> {
             resident: self.resident,
             wired: pmap.wired,
             page_tables: pmap.table_frames,
+            zero_page: u64::from(self.zero_frame.is_some()),
         }
     }
 
@@ -148,6 +151,20 @@ impl<M: Machine> Vm<M> {
                 assert_eq!(t.wiring == Wiring::Wired, e.is_wired(), "{addr:#x}: wiring");
                 seen += 1;
                 wired += u64::from(t.wiring == Wiring::Wired);
+            }
+        }
+        if let Some(zero) = self.zero_frame {
+            for (space, page) in self.pmap.mappings_of(zero) {
+                if space != map.space {
+                    continue;
+                }
+                let addr = page.addr();
+                let e = map.lookup(addr).unwrap_or_else(|| panic!("{addr:#x}: zero page outside any entry"));
+                assert!(e.object.and_then(|o| self.find_page(o, e.object_index(addr))).is_none(), "{addr:#x}: zero page over data");
+                let t = self.pmap.extract(space, addr).expect("a mapping");
+                assert!(!t.prot.contains(Prot::WRITE) && t.wiring == Wiring::Pageable, "{addr:#x}: zero page writable or wired");
+                assert!(!e.protection.is_empty(), "{addr:#x}: zero page in an entry with no access");
+                seen += 1;
             }
         }
         let counts = self.pmap.space_counts(map.space);

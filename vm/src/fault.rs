@@ -12,6 +12,8 @@
 //!                ├ page below, read .................... map it read-only (still shared)
 //!                ├ page below, write ................... copy it into the top object (COW)
 //!                └ no page anywhere .................... zero-fill a page in the top object
+//!                (a read of a page nothing holds maps the shared zero page read-only
+//!                instead, with no frame or object made)
 //!                a write to a needs-copy entry first gives the entry a private shadow
 //!                (or, if nobody else refers to its object, just clears needs-copy)
 //!  4. enter      pmap enter with the entry's protection, minus write while the page is
@@ -76,6 +78,11 @@ impl<M: Machine> Vm<M> {
         // the entry's protection as a read would.
         let write = access == Access::Write || kind == FaultKind::Resident;
         let plan = self.plan(&entry, addr, write);
+        if !write && plan.found.is_none() && !entry.is_wired() && !entry.is_shared {
+            if let Some(outcome) = self.map_zero_page(map, &entry, addr) {
+                return outcome;
+            }
+        }
         let fresh = match plan.needs_frame {
             false => None,
             true => match crate::pmap::FrameAllocator::allocate_frame(&self.frames) {
@@ -92,6 +99,47 @@ impl<M: Machine> Vm<M> {
         }
         self.counters.faults += 1;
         FaultOutcome::Resolved
+    }
+
+    /// A read of a page nothing holds, in memory no other map shares: maps the shared zero
+    /// page read-only (taken on first use), with no frame and no object made. `None` if there
+    /// is no zero page to be had (the fault then zero-fills a page of its own). Memory that
+    /// becomes shared first loses its zero-page translations (`drop_zero_page`), since a
+    /// sharer's write would not replace them.
+    fn map_zero_page(&mut self, map: MapId, entry: &MapEntry, addr: u64) -> Option<FaultOutcome> {
+        let zero = match self.zero_frame {
+            Some(frame) => frame,
+            None => {
+                let frame = crate::pmap::FrameAllocator::allocate_frame(&self.frames)?;
+                self.pmap.zero_page(frame);
+                *self.zero_frame.insert(frame)
+            }
+        };
+        let space = self.map(map).space;
+        let outcome = match self.pmap.enter(space, Page::containing(addr), zero, entry.protection - Prot::WRITE, Wiring::Pageable) {
+            Ok(flush) => {
+                self.apply(flush);
+                self.counters.faults += 1;
+                self.counters.zero_page_maps += 1;
+                FaultOutcome::Resolved
+            }
+            Err(_) => FaultOutcome::OutOfMemory,
+        };
+        Some(outcome)
+    }
+
+    /// Removes the zero-page translations of `[start, end)` of `map`: the range is about to be
+    /// shared, and a sharer's write would not replace them.
+    pub(crate) fn drop_zero_page(&mut self, map: MapId, start: u64, end: u64) {
+        let Some(zero) = self.zero_frame else { return };
+        let space = self.map(map).space;
+        let mut flush = TlbFlush::new();
+        for (s, page) in self.pmap.mappings_of(zero) {
+            if s == space && (start..end).contains(&page.addr()) {
+                flush.merge(self.pmap.remove(space, crate::PageRange::single(page).expect("one page")));
+            }
+        }
+        self.apply(flush);
     }
 
     /// Stage 2: find the page and decide whether a new frame is needed.

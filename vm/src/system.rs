@@ -46,6 +46,8 @@ pub struct VmCounters {
     pub collapses: u64,
     /// Shadow links skipped over an object that had nothing to contribute.
     pub bypasses: u64,
+    /// Read faults resolved by mapping the shared zero page.
+    pub zero_page_maps: u64,
 }
 
 /// The VM system.
@@ -63,6 +65,9 @@ pub struct Vm<M: Machine> {
     pub(crate) resident: u64,
     /// The most entries one map may hold.
     pub(crate) entry_limit: usize,
+    /// The shared zero page, mapped read-only for reads of pages nothing holds (taken on
+    /// first use, kept for good).
+    pub(crate) zero_frame: Option<Frame>,
     pub(crate) counters: VmCounters,
 }
 
@@ -79,6 +84,7 @@ impl<M: Machine> Vm<M> {
             copies: Slab::default(),
             resident: 0,
             entry_limit: DEFAULT_ENTRY_LIMIT,
+            zero_frame: None,
             counters: VmCounters::default(),
         }
     }

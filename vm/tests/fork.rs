@@ -145,3 +145,22 @@ fn chains_stay_short_while_children_live() {
     assert_eq!(f.vm.resident_pages(), 1);
     f.check(&[m]);
 }
+
+/// A page read before anyone wrote it maps the shared zero page; once the region is shared,
+/// a sharer's write must show through (the zero-page translation may not stay).
+#[test]
+fn a_zero_page_read_then_shared_sees_the_sharers_writes() {
+    let mut f = Fixture::new(256);
+    let parent = f.map();
+    let memory = NewMemory { inheritance: Inherit::Share, ..NewMemory::DEFAULT };
+    let a = f.vm.allocate(parent, ANY, 2, memory).unwrap().addr();
+    assert_eq!(f.read(parent, a), Ok(0));
+    assert_eq!(f.vm.counters().zero_page_maps, 1);
+    let child = f.vm.fork(parent).unwrap();
+    f.write(child, a, 42).unwrap();
+    assert_eq!(f.read(parent, a), Ok(42), "the parent sees the child's write");
+    assert_eq!(f.read(parent, a + PAGE_SIZE), Ok(0));
+    f.write(parent, a + PAGE_SIZE, 7).unwrap();
+    assert_eq!(f.read(child, a + PAGE_SIZE), Ok(7));
+    f.check(&[parent, child]);
+}

@@ -16,7 +16,7 @@ fn memory(protection: Prot, max: Prot) -> NewMemory {
 fn tear_down(mut f: Fixture, named: &[NamedId], maps: &[MapId]) {
     named.iter().for_each(|&id| f.vm.release_named(id));
     maps.iter().for_each(|&map| f.vm.destroy_map(map));
-    assert_eq!((f.vm.object_count(), f.vm.frame_accounts().free), (0, f.baseline), "everything returned");
+    assert_eq!((f.vm.object_count(), f.free_with_zero_page()), (0, f.baseline), "everything returned");
 }
 
 #[test]

@@ -71,8 +71,11 @@ fn memory_is_zero_filled_and_keeps_what_is_written() {
     let m = f.map();
     let a = f.vm.allocate(m, ANY, 3, NewMemory::DEFAULT).unwrap().addr();
     assert_eq!(f.read(m, a + 5), Ok(0));
+    assert_eq!((f.vm.counters().zero_page_maps, f.vm.counters().zero_fill), (1, 0), "a read maps the zero page");
     f.write(m, a + 0x1003, 0xab).unwrap();
     assert_eq!(f.read(m, a + 0x1003), Ok(0xab));
+    f.write(m, a + 7, 0xcd).unwrap();
+    assert_eq!((f.read(m, a + 5), f.read(m, a + 7)), (Ok(0), Ok(0xcd)), "a write replaces the zero page");
     assert_eq!(f.vm.counters().zero_fill, 2);
     f.check(&[m]);
 }
@@ -249,8 +252,10 @@ fn faults_report_what_went_wrong() {
     assert_eq!(f.vm.fault(m, a, vm::Access::Write), FaultOutcome::ProtectionFailure);
     assert_eq!(f.vm.fault(m, a, vm::Access::Execute), FaultOutcome::ProtectionFailure);
     let mut outcome = FaultOutcome::Resolved;
+    let (s, e) = pages_from(a, 64);
+    f.vm.protect(m, s, e, ProtectTarget::Current, Prot::DEFAULT).unwrap();
     for i in 0..64 {
-        outcome = f.vm.fault(m, a + i * PAGE_SIZE, vm::Access::Read);
+        outcome = f.vm.fault(m, a + i * PAGE_SIZE, vm::Access::Write);
         if outcome != FaultOutcome::Resolved {
             break;
         }
@@ -269,7 +274,7 @@ fn destroying_a_map_returns_every_frame() {
     }
     f.vm.destroy_map(m);
     assert_eq!(f.vm.object_count(), 0);
-    assert_eq!(f.vm.frame_accounts().free, f.baseline);
+    assert_eq!(f.free_with_zero_page(), f.baseline);
     f.check(&[]);
 }
 

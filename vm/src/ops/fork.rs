@@ -83,6 +83,9 @@ impl<M: Machine> Vm<M> {
     /// made private first if the entry was copy-on-write (sharing must not share a snapshot).
     pub(crate) fn shareable_object(&mut self, parent: MapId, entry: &MapEntry) -> ObjectId {
         let e = self.map(parent).lookup(entry.start).expect("present").clone();
+        if !e.is_shared {
+            self.drop_zero_page(parent, e.start, e.end);
+        }
         let object = match (e.object, e.needs_copy) {
             (None, _) => self.new_object(VmObject::new(e.pages())),
             (Some(o), false) => return o,

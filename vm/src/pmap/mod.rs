@@ -158,6 +158,10 @@ pub trait Pmap {
     /// with `prot`; [`Prot::NONE`] removes them all.
     fn page_protect(&mut self, frame: Frame, prot: Prot) -> TlbFlush;
 
+    /// Every mapping of `frame`: its space and page (the reverse map, for consistency checks
+    /// and debuggers).
+    fn mappings_of(&self, frame: Frame) -> alloc::vec::Vec<(SpaceId, Page)>;
+
     /// Removes every mapping of `frame`, in every space, that is not wired. (Wired mappings are
     /// not a cache: their owner decides when they go.)
     fn page_remove_pageable(&mut self, frame: Frame) -> TlbFlush;

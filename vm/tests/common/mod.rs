@@ -76,6 +76,12 @@ impl Fixture {
         panic!("a resolved fault did not give a usable translation at {addr:#x}");
     }
 
+    /// Frames free now, counting the shared zero page as free (it is kept once taken).
+    pub fn free_with_zero_page(&self) -> u64 {
+        let accounts = self.vm.frame_accounts();
+        accounts.free + accounts.zero_page
+    }
+
     /// Checks every invariant, the translations of `maps`, and that all frames add up.
     pub fn check(&self, maps: &[MapId]) {
         self.vm.check_invariants();

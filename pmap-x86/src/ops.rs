@@ -262,6 +262,22 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         self.clear_bit(frame, F::DIRTY)
     }
 
+    fn wire(&mut self, space: SpaceId, page: Page) -> bool {
+        let Some((table, index)) = walk::find_leaf(&self.window, self.space(space).root, page.addr()) else { return false };
+        // SAFETY: `table` is a P1 table of `space`; this is the only reference to it.
+        let entry = unsafe { &mut self.window.table(table)[index] };
+        let flags = entry.flags();
+        if !flags.contains(F::PRESENT) {
+            return false;
+        }
+        if !flags.contains(WIRED) {
+            entry.set_flags(flags | WIRED);
+            self.space_mut(space).wired += 1;
+            self.stats.wired += 1;
+        }
+        true
+    }
+
     fn unwire(&mut self, space: SpaceId, range: PageRange) {
         let mut unwired = 0;
         let mut flush = TlbFlush::new();

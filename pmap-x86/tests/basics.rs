@@ -255,3 +255,18 @@ fn tables_needed_counts_each_missing_table_once() {
     assert_eq!(f.pmap.tables_needed(s, pages(A + (1 << 30), 1)), 2, "a new P2 and P1");
     assert_eq!(f.pmap.tables_needed(s, pages(A + (512 << 30), 1)), 3, "a new P3, P2 and P1");
 }
+
+#[test]
+fn wire_marks_an_existing_mapping_without_invalidating() {
+    let mut f = Fixture::new(false);
+    let s = f.space();
+    assert!(!f.pmap.wire(s, page(A)), "nothing to wire");
+    let flush = f.pmap.enter(s, page(A), f.data[0], Prot::DEFAULT, Wiring::Pageable).unwrap();
+    f.apply(flush);
+    assert!(f.pmap.wire(s, page(A)));
+    assert!(f.pmap.wire(s, page(A)), "wiring twice counts once");
+    assert_eq!(f.pmap.extract(s, A).unwrap().wiring, Wiring::Wired);
+    assert_eq!(f.pmap.space_counts(s), vm::pmap::SpaceCounts { resident: 1, wired: 1 });
+    f.pmap.unwire(s, pages(A, 1));
+    assert_eq!(f.pmap.space_counts(s).wired, 0);
+}

@@ -77,6 +77,9 @@ impl<M: Machine> Vm<M> {
         // A wiring fault resolves like a write (into the entry's own object), but maps with
         // the entry's protection as a read would.
         let write = access == Access::Write || kind == FaultKind::Resident;
+        if kind == FaultKind::Resident && self.wire_in_place(map, &entry, addr, access) {
+            return FaultOutcome::Resolved;
+        }
         let plan = self.plan(&entry, addr, write);
         if !write && plan.found.is_none() && !entry.is_wired() && !entry.is_shared {
             if let Some(outcome) = self.map_zero_page(map, &entry, addr) {
@@ -99,6 +102,19 @@ impl<M: Machine> Vm<M> {
         }
         self.counters.faults += 1;
         FaultOutcome::Resolved
+    }
+
+    /// A wiring fault on a page already in the entry's own object and mapped for `access`:
+    /// only the translation's wired bit changes. Returns whether that was all there was to do.
+    fn wire_in_place(&mut self, map: MapId, entry: &MapEntry, addr: u64, access: Access) -> bool {
+        if !entry.is_wired() || entry.needs_copy {
+            return false;
+        }
+        let Some(object) = entry.object else { return false };
+        let Some(&frame) = self.object(object).pages.get(&entry.object_index(addr)) else { return false };
+        let space = self.map(map).space;
+        let mapped = self.pmap.extract(space, addr).filter(|t| t.frame == frame && t.prot.contains(access.needs()));
+        mapped.is_some() && self.pmap.wire(space, Page::containing(addr))
     }
 
     /// A read of a page nothing holds, in memory no other map shares: maps the shared zero

@@ -82,8 +82,19 @@ impl VmMap {
 
     /// Starts of the entries overlapping `[start, end)`, in order.
     pub(crate) fn starts_in(&self, start: u64, end: u64) -> alloc::vec::Vec<u64> {
+        self.overlapping(start, end).map(|e| e.start).collect()
+    }
+
+    /// The entries overlapping `[start, end)`, in order (without allocating).
+    pub(crate) fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = &MapEntry> {
         let first = self.lookup(start).map_or(start, |e| e.start);
-        self.entries.range(first..end).map(|(&s, _)| s).collect()
+        self.entries.range(first..end).map(|(_, e)| e)
+    }
+
+    /// The entry starting at or after `at` and before `end`, mutably: a cursor for changing
+    /// the entries of a clipped range one by one without allocating.
+    pub(crate) fn next_mut(&mut self, at: u64, end: u64) -> Option<&mut MapEntry> {
+        self.entries.range_mut(at..end).next().map(|(_, e)| e)
     }
 
     /// Whether every page of `[start, end)` is mapped.

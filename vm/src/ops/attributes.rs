@@ -31,8 +31,10 @@ impl<M: Machine> Vm<M> {
         }
         self.room_to_clip(map, start, end)?;
         self.clip(map, start, end);
-        for entry_start in self.map(map).starts_in(start, end) {
-            set(self.map_mut(map).entries.get_mut(&entry_start).expect("listed"));
+        let mut at = start;
+        while let Some(entry) = self.map_mut(map).next_mut(at, end) {
+            at = entry.end;
+            set(entry);
         }
         self.simplify(map, start, end);
         Ok(())

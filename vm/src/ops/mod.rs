@@ -31,14 +31,16 @@ impl<M: Machine> Vm<M> {
 
     /// Merges mergeable neighbours from the entry before `start` to the entry at `end`.
     pub(crate) fn simplify(&mut self, map: MapId, start: u64, end: u64) {
-        let m = self.map(map);
-        let first = m.lookup(start.saturating_sub(1)).map_or(start, |e| e.start);
-        let after_first = (core::ops::Bound::Excluded(first), core::ops::Bound::Included(end));
-        let boundaries: alloc::vec::Vec<u64> = m.entries.range(after_first).map(|(&s, _)| s).collect();
-        for boundary in boundaries {
-            if let Some(Some(object)) = self.map_mut(map).merge_at(boundary) {
+        use core::ops::Bound::{Excluded, Included};
+        let mut at = self.map(map).lookup(start.saturating_sub(1)).map_or(start, |e| e.start);
+        loop {
+            let next = self.map(map).entries.range((Excluded(at), Included(end))).next().map(|(&s, _)| s);
+            let Some(boundary) = next else { break };
+            match self.map_mut(map).merge_at(boundary) {
                 // Both halves referred to the object; the merged entry keeps one reference.
-                self.object_mut(object).refs -= 1;
+                Some(Some(object)) => self.object_mut(object).refs -= 1,
+                Some(None) => {}
+                None => at = boundary,
             }
         }
         self.map_mut(map).touch();

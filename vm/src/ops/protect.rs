@@ -21,15 +21,23 @@ impl<M: Machine> Vm<M> {
         if !m.covers(start, end) {
             return Err(VmError::InvalidAddress);
         }
-        if m.starts_in(start, end).iter().any(|s| !prot.difference(m.entries[s].max_protection).is_empty()) {
+        if m.overlapping(start, end).any(|e| !prot.difference(e.max_protection).is_empty()) {
             return Err(VmError::ProtectionFailure);
+        }
+        let unchanged = |e: &crate::map::MapEntry| match target {
+            ProtectTarget::Current => e.protection == prot,
+            ProtectTarget::Maximum => e.max_protection == prot,
+        };
+        if m.overlapping(start, end).all(unchanged) {
+            return Ok(());
         }
         self.room_to_clip(map, start, end)?;
         self.clip(map, start, end);
         let space = self.map(map).space;
         let mut flush = TlbFlush::new();
-        for entry_start in self.map(map).starts_in(start, end) {
-            let entry = self.map_mut(map).entries.get_mut(&entry_start).expect("listed");
+        let mut at = start;
+        while let Some(entry) = self.map_mut(map).next_mut(at, end) {
+            at = entry.end;
             let old = entry.protection;
             match target {
                 ProtectTarget::Current => entry.protection = prot,

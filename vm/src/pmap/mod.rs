@@ -178,6 +178,10 @@ pub trait Pmap {
     /// Clears the modified state of every mapping of `frame`.
     fn clear_modified(&mut self, frame: Frame) -> TlbFlush;
 
+    /// Makes the existing mapping of `page` wired (no invalidation: wiring changes no
+    /// translation). Returns whether there was a mapping.
+    fn wire(&mut self, space: SpaceId, page: Page) -> bool;
+
     /// Makes every wired mapping in `range` pageable.
     fn unwire(&mut self, space: SpaceId, range: PageRange);
 

@@ -2,7 +2,7 @@
 
 use crate::map::VmMap;
 use crate::object::ObjectId;
-use crate::pmap::{FrameAllocator, Pmap, Wiring};
+use crate::pmap::{FrameAllocator, PhysMemory, Pmap, Wiring};
 use crate::system::{MapId, Machine, Vm};
 use crate::{Prot, PAGE_SIZE};
 use alloc::collections::{BTreeMap, BTreeSet};
@@ -139,7 +139,9 @@ impl<M: Machine> Vm<M> {
         for e in map.entries() {
             for index in self.pages_with_data(e) {
                 let addr = e.start + (index - e.offset) * PAGE_SIZE;
-                let Some(t) = self.pmap.extract(map.space, addr) else { continue };
+                let Some(t) = self.pmap.extract(map.space, addr).filter(|t| Some(t.frame) != self.zero_frame) else {
+                    continue; // unmapped, or the zero page (checked below)
+                };
                 assert!(!e.protection.is_empty(), "{addr:#x} mapped in an entry with no access");
                 let (_, frame, depth) = self.find_page(e.object.expect("has data"), index).expect("has data");
                 assert_eq!(t.frame, frame, "{addr:#x} maps a stale frame");
@@ -160,7 +162,13 @@ impl<M: Machine> Vm<M> {
                 }
                 let addr = page.addr();
                 let e = map.lookup(addr).unwrap_or_else(|| panic!("{addr:#x}: zero page outside any entry"));
-                assert!(e.object.and_then(|o| self.find_page(o, e.object_index(addr))).is_none(), "{addr:#x}: zero page over data");
+                // A page may appear under a zero-page translation only by a zero fill (a frozen
+                // object's shared mapping faulted or wired): what the task sees is unchanged.
+                if let Some((_, frame, _)) = e.object.and_then(|o| self.find_page(o, e.object_index(addr))) {
+                    let mut bytes = [0u8; PAGE_SIZE as usize];
+                    self.phys.read(frame, 0, &mut bytes);
+                    assert!(bytes.iter().all(|&b| b == 0), "{addr:#x}: zero page over data");
+                }
                 let t = self.pmap.extract(space, addr).expect("a mapping");
                 assert!(!t.prot.contains(Prot::WRITE) && t.wiring == Wiring::Pageable, "{addr:#x}: zero page writable or wired");
                 assert!(!e.protection.is_empty(), "{addr:#x}: zero page in an entry with no access");

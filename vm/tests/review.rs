@@ -369,6 +369,25 @@ fn a_wired_mapping_of_a_frozen_object_survives_a_copy_up_elsewhere() {
     f.check(&[m]);
 }
 
+/// A lazy copy of a frozen object reads an untouched page (the shared zero page); then the
+/// shared mapping of the same object is wired, which zero-fills that page into the object.
+/// The copy's zero-page translation now lies over data (`check_translations`: "zero page
+/// over data"), though the data is zeroes.
+#[test]
+fn a_zero_page_read_of_a_frozen_copy_then_wiring_of_the_shared_mapping() {
+    let mut f = Fixture::new(256);
+    let m = f.map();
+    let text = f.vm.new_frozen_entry(2, 0, &[7], Prot::READ | Prot::EXECUTE).unwrap();
+    let rx = NewMemory { protection: Prot::READ | Prot::EXECUTE, max_protection: Prot::READ | Prot::EXECUTE, inheritance: Inherit::Copy };
+    let shared = f.vm.map_named(m, ANY, 2, text, 0, MapMode::Shared, rx).unwrap().addr();
+    let copy = f.vm.map_named(m, ANY, 2, text, 0, MapMode::Copy, NewMemory::DEFAULT).unwrap().addr();
+    assert_eq!(f.read(m, copy + PAGE_SIZE), Ok(0));
+    f.vm.wire(m, page(shared + PAGE_SIZE), page(shared + 2 * PAGE_SIZE), Prot::READ).unwrap();
+    assert_eq!(f.read(m, copy + PAGE_SIZE), Ok(0));
+    f.vm.release_named(text);
+    f.check(&[m]);
+}
+
 /// Copies of a frozen object are private and lazy; shared mappings never change it; the
 /// object outlives its named entry while mapped.
 #[test]

@@ -18,21 +18,33 @@ impl<M: Machine> Vm<M> {
     pub fn protect(&mut self, map: MapId, start: Page, end: Page, target: ProtectTarget, prot: Prot) -> Result<(), VmError> {
         let (start, end) = (start.addr(), end.addr());
         let m = self.map(map);
-        if !m.covers(start, end) {
-            return Err(VmError::InvalidAddress);
-        }
-        if m.overlapping(start, end).any(|e| !prot.difference(e.max_protection).is_empty()) {
-            return Err(VmError::ProtectionFailure);
-        }
         let unchanged = |e: &crate::map::MapEntry| match target {
             ProtectTarget::Current => e.protection == prot,
             ProtectTarget::Maximum => e.max_protection == prot,
         };
-        if m.overlapping(start, end).all(unchanged) {
-            return Ok(());
+        // The common case, a range inside one entry, is checked with one lookup.
+        let within = m.lookup(start).filter(|e| end <= e.end);
+        let exact = within.is_some_and(|e| e.start == start && e.end == end);
+        match within {
+            Some(e) if !prot.difference(e.max_protection).is_empty() => return Err(VmError::ProtectionFailure),
+            Some(e) if unchanged(e) => return Ok(()),
+            Some(_) => {}
+            None => {
+                if !m.covers(start, end) {
+                    return Err(VmError::InvalidAddress);
+                }
+                if m.overlapping(start, end).any(|e| !prot.difference(e.max_protection).is_empty()) {
+                    return Err(VmError::ProtectionFailure);
+                }
+                if m.overlapping(start, end).all(unchanged) {
+                    return Ok(());
+                }
+            }
         }
-        self.room_to_clip(map, start, end)?;
-        self.clip(map, start, end);
+        if !exact {
+            self.room_to_clip(map, start, end)?;
+            self.clip(map, start, end);
+        }
         let space = self.map(map).space;
         let mut flush = TlbFlush::new();
         let mut at = start;

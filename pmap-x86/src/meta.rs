@@ -35,6 +35,9 @@ pub enum FrameMeta {
 /// The metadata table, indexed by frame number.
 pub struct MetaTable {
     frames: Vec<FrameMeta>,
+    /// A frame whose mappings are not recorded (the VM's shared zero page): it is mapped in
+    /// many places and never needs `page_protect`.
+    untracked: Option<Frame>,
 }
 
 impl MetaTable {
@@ -42,16 +45,25 @@ impl MetaTable {
     pub fn new(limit: u64) -> Self {
         let mut frames = Vec::new();
         frames.resize_with(limit as usize, FrameMeta::default);
-        Self { frames }
+        Self { frames, untracked: None }
     }
 
     /// The metadata of a managed frame.
     pub fn get(&self, frame: Frame) -> Option<&FrameMeta> {
-        self.frames.get(frame.number() as usize)
+        self.frames.get(frame.number() as usize).filter(|_| Some(frame) != self.untracked)
     }
 
     fn get_mut(&mut self, frame: Frame) -> Option<&mut FrameMeta> {
+        if Some(frame) == self.untracked {
+            return None;
+        }
         self.frames.get_mut(frame.number() as usize)
+    }
+
+    /// Stops recording the mappings of `frame` (which must have none recorded).
+    pub fn untrack(&mut self, frame: Frame) {
+        debug_assert!(self.mappings(frame).is_empty(), "{frame:?} has recorded mappings");
+        self.untracked = Some(frame);
     }
 
     /// Starts tracking `frame` as an empty page table.

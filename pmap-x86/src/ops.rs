@@ -231,6 +231,40 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         self.meta.mappings(frame)
     }
 
+    fn untrack_frame(&mut self, frame: Frame) {
+        self.meta.untrack(frame);
+    }
+
+    fn remove_frame_in(&mut self, space: SpaceId, range: PageRange, frame: Frame) -> TlbFlush {
+        let mut flush = TlbFlush::new();
+        let mut removed = (0, 0);
+        let mut pages = TlbFlush::new();
+        self.visit_range(space, range, &mut flush, |meta, entry, addr| {
+            if entry_frame(entry) != frame {
+                return Visit::Kept;
+            }
+            Self::clear_leaf(meta, entry, space, Page::containing(addr), &mut pages, &mut removed);
+            Visit::Cleared
+        });
+        flush.merge(pages);
+        self.forget_mappings(space, removed);
+        flush
+    }
+
+    fn translations_in(&self, space: SpaceId, range: PageRange) -> alloc::vec::Vec<(Page, Translation)> {
+        let mut found = alloc::vec::Vec::new();
+        let (start, end) = (range.start().addr(), range.end().addr().min(USER_END));
+        if start < end {
+            let nx = self.mmu.has_no_execute();
+            walk::read_leaves(&self.window, self.space(space).root, 4, 0, (start, end), &mut |addr, entry| {
+                let flags = entry.flags();
+                let t = Translation { frame: entry_frame(entry), prot: entry::granted(flags, nx), wiring: entry::wiring(flags) };
+                found.push((Page::containing(addr), t));
+            });
+        }
+        found
+    }
+
     fn page_remove_pageable(&mut self, frame: Frame) -> TlbFlush {
         let mut flush = TlbFlush::new();
         for (space, page) in self.meta.mappings(frame) {

@@ -115,6 +115,25 @@ fn tables_spanned(level: u8, (start, end): (u64, u64)) -> u64 {
     (1..=level).map(|l| (end - 1) / entry_span(l + 1) - start / entry_span(l + 1) + 1).sum()
 }
 
+/// Calls `f` with every present leaf of `[start, end)` under `table` (at `level`, covering
+/// addresses from `base`), in order, skipping absent subtrees; reads only.
+pub(crate) fn read_leaves(window: &DirectMap, table: Frame, level: u8, base: u64, (start, end): (u64, u64), f: &mut impl FnMut(u64, &PageTableEntry)) {
+    let span = entry_span(level);
+    for i in index(start, level)..=index(end - 1, level) {
+        // SAFETY: `table` is a page table of the space being walked, only read here.
+        let entry = unsafe { &window.table(table)[i] };
+        if !entry.flags().contains(PageTableFlags::PRESENT) {
+            continue;
+        }
+        let addr = base + i as u64 * span;
+        if level == 1 {
+            f(addr, entry);
+        } else {
+            read_leaves(window, entry_frame(entry), level - 1, addr, (start.max(addr), end.min(addr + span)), f);
+        }
+    }
+}
+
 /// What a visitor did with a present leaf entry.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Visit {

@@ -156,8 +156,9 @@ impl<M: Machine> Vm<M> {
             }
         }
         if let Some(zero) = self.zero_frame {
-            for (space, page) in self.pmap.mappings_of(zero) {
-                if space != map.space {
+            let all = crate::PageRange::new(crate::Page::containing(map.min), crate::Page::containing(map.max)).expect("ordered");
+            for (page, t) in self.pmap.translations_in(map.space, all) {
+                if t.frame != zero {
                     continue;
                 }
                 let addr = page.addr();
@@ -169,7 +170,6 @@ impl<M: Machine> Vm<M> {
                     self.phys.read(frame, 0, &mut bytes);
                     assert!(bytes.iter().all(|&b| b == 0), "{addr:#x}: zero page over data");
                 }
-                let t = self.pmap.extract(space, addr).expect("a mapping");
                 assert!(!t.prot.contains(Prot::WRITE) && t.wiring == Wiring::Pageable, "{addr:#x}: zero page writable or wired");
                 assert!(!e.protection.is_empty(), "{addr:#x}: zero page in an entry with no access");
                 seen += 1;
@@ -183,13 +183,21 @@ impl<M: Machine> Vm<M> {
     /// Object page indices (in the entry's object) of `entry`'s window that hold data in its
     /// object or an object below it, in order.
     pub(crate) fn pages_with_data(&self, entry: &crate::map::MapEntry) -> BTreeSet<u64> {
+        match entry.object {
+            Some(top) => self.window_pages_with_data(top, entry.offset, entry.pages()),
+            None => BTreeSet::new(),
+        }
+    }
+
+    /// Page indices (in `top`) of `[first, first + pages)` that hold data in `top` or an object
+    /// below it, in order. Costs the resident pages of the window, not its size.
+    pub(crate) fn window_pages_with_data(&self, top: ObjectId, first: u64, pages: u64) -> BTreeSet<u64> {
         let mut found = BTreeSet::new();
-        let Some(top) = entry.object else { return found };
         let (mut object, mut shift) = (Some(top), 0u64);
         while let Some(id) = object {
             let o = self.object(id);
-            let first = entry.offset + shift;
-            for (&index, _) in o.pages.range(first..first + entry.pages()) {
+            let from = first + shift;
+            for (&index, _) in o.pages.range(from..from.saturating_add(pages)) {
                 found.insert(index - shift);
             }
             object = o.shadow.map(|(backing, offset)| {

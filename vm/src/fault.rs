@@ -128,6 +128,7 @@ impl<M: Machine> Vm<M> {
             None => {
                 let frame = crate::pmap::FrameAllocator::allocate_frame(&self.frames)?;
                 self.pmap.zero_page(frame);
+                self.pmap.untrack_frame(frame);
                 *self.zero_frame.insert(frame)
             }
         };
@@ -149,12 +150,8 @@ impl<M: Machine> Vm<M> {
     pub(crate) fn drop_zero_page(&mut self, map: MapId, start: u64, end: u64) {
         let Some(zero) = self.zero_frame else { return };
         let space = self.map(map).space;
-        let mut flush = TlbFlush::new();
-        for (s, page) in self.pmap.mappings_of(zero) {
-            if s == space && (start..end).contains(&page.addr()) {
-                flush.merge(self.pmap.remove(space, crate::PageRange::single(page).expect("one page")));
-            }
-        }
+        let range = crate::PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
+        let flush = self.pmap.remove_frame_in(space, range, zero);
         self.apply(flush);
     }
 

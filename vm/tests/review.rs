@@ -1,9 +1,12 @@
 //! Review tests: adversarial copy-on-write, sharing, wiring and out-of-memory scenarios.
 //!
 //! Each test builds a small scenario (chains of forks, inheritance flips, clipped and
-//! shadowed regions, wirings, tiny frame budgets), checks what every map reads, and ends with
-//! `Fixture::check` (object invariants, map↔pmap consistency, frame accounting). Tests of
-//! failing calls also check that the call changed nothing (spec principle 2).
+//! shadowed regions, wirings, named entries and frozen objects, copy objects, the shared
+//! zero page, tiny frame budgets, the entry limit, extreme arguments), checks what every map
+//! reads, and ends with `Fixture::check` (object invariants, map↔pmap consistency, frame
+//! accounting). Tests of failing calls also check that the call changed nothing (spec
+//! principle 2). A few tests bound the time or the largest single heap allocation of a call
+//! whose cost a user controls (the allocator at the end of the file measures the latter).
 
 mod common;
 
@@ -369,25 +372,6 @@ fn a_wired_mapping_of_a_frozen_object_survives_a_copy_up_elsewhere() {
     f.check(&[m]);
 }
 
-/// A lazy copy of a frozen object reads an untouched page (the shared zero page); then the
-/// shared mapping of the same object is wired, which zero-fills that page into the object.
-/// The copy's zero-page translation now lies over data (`check_translations`: "zero page
-/// over data"), though the data is zeroes.
-#[test]
-fn a_zero_page_read_of_a_frozen_copy_then_wiring_of_the_shared_mapping() {
-    let mut f = Fixture::new(256);
-    let m = f.map();
-    let text = f.vm.new_frozen_entry(2, 0, &[7], Prot::READ | Prot::EXECUTE).unwrap();
-    let rx = NewMemory { protection: Prot::READ | Prot::EXECUTE, max_protection: Prot::READ | Prot::EXECUTE, inheritance: Inherit::Copy };
-    let shared = f.vm.map_named(m, ANY, 2, text, 0, MapMode::Shared, rx).unwrap().addr();
-    let copy = f.vm.map_named(m, ANY, 2, text, 0, MapMode::Copy, NewMemory::DEFAULT).unwrap().addr();
-    assert_eq!(f.read(m, copy + PAGE_SIZE), Ok(0));
-    f.vm.wire(m, page(shared + PAGE_SIZE), page(shared + 2 * PAGE_SIZE), Prot::READ).unwrap();
-    assert_eq!(f.read(m, copy + PAGE_SIZE), Ok(0));
-    f.vm.release_named(text);
-    f.check(&[m]);
-}
-
 /// Copies of a frozen object are private and lazy; shared mappings never change it; the
 /// object outlives its named entry while mapped.
 #[test]
@@ -439,6 +423,88 @@ fn named_entry_of_a_copied_region_then_fork() {
     assert_eq!(f.read(p, a), Ok(11));
     f.vm.release_named(n);
     f.check(&[p, c, q, g]);
+}
+
+/// A copy mapping of a huge untouched named entry (a `vm_map` with copy TRUE of a
+/// `mach_make_memory_entry` object) must not cost time in proportion to its size: the copy
+/// visits the pages that hold data, not every index (2^24 here; a user can ask for 2^35).
+#[test]
+fn a_copy_mapping_of_a_huge_untouched_named_entry_is_fast() {
+    let mut f = Fixture::new(64);
+    let m = f.map();
+    let n = 1 << 24;
+    let named = f.vm.new_named_entry(n, Prot::DEFAULT);
+    let started = std::time::Instant::now();
+    let memory = NewMemory { max_protection: Prot::DEFAULT, ..NewMemory::DEFAULT };
+    f.vm.map_named(m, ANY, n, named, 0, MapMode::Copy, memory).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(200), "took {:?}", started.elapsed());
+    f.vm.release_named(named);
+    f.check(&[m]);
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared zero page
+// ---------------------------------------------------------------------------------------
+
+/// A lazy copy of a frozen object reads an untouched page (the shared zero page); then the
+/// shared mapping of the same object is wired, which zero-fills that page into the object.
+/// The copy's zero-page translation now lies over data (`check_translations`: "zero page
+/// over data"), though the data is zeroes.
+#[test]
+fn a_zero_page_read_of_a_frozen_copy_then_wiring_of_the_shared_mapping() {
+    let mut f = Fixture::new(256);
+    let m = f.map();
+    let text = f.vm.new_frozen_entry(2, 0, &[7], Prot::READ | Prot::EXECUTE).unwrap();
+    let rx = NewMemory { protection: Prot::READ | Prot::EXECUTE, max_protection: Prot::READ | Prot::EXECUTE, inheritance: Inherit::Copy };
+    let shared = f.vm.map_named(m, ANY, 2, text, 0, MapMode::Shared, rx).unwrap().addr();
+    let copy = f.vm.map_named(m, ANY, 2, text, 0, MapMode::Copy, NewMemory::DEFAULT).unwrap().addr();
+    assert_eq!(f.read(m, copy + PAGE_SIZE), Ok(0));
+    f.vm.wire(m, page(shared + PAGE_SIZE), page(shared + 2 * PAGE_SIZE), Prot::READ).unwrap();
+    assert_eq!(f.read(m, copy + PAGE_SIZE), Ok(0));
+    f.vm.release_named(text);
+    f.check(&[m]);
+}
+
+/// Reads of untouched memory map the one shared zero page, so the pmap's reverse map of
+/// that frame (kept on the kernel heap) grows with every such page of every task. A fault
+/// must allocate little at once (the kernel lets faults run on a small heap reserve), and
+/// making memory shared must not copy that whole list.
+#[test]
+fn zero_page_reads_allocate_little_at_once() {
+    let mut f = Fixture::new(512);
+    let m = f.map();
+    let n = 1 << 16;
+    let a = f.vm.allocate(m, ANY, n, NewMemory::DEFAULT).unwrap().addr();
+    let mut largest = 0;
+    for i in 0..n {
+        let (outcome, bytes) = largest_allocation(|| f.vm.fault(m, a + i * PAGE_SIZE, Access::Read));
+        assert_eq!(outcome, FaultOutcome::Resolved);
+        largest = largest.max(bytes);
+    }
+    assert!(largest < 64 << 10, "a read fault allocated {largest} bytes at once");
+    let b = f.vm.allocate(m, ANY, 1, NewMemory::DEFAULT).unwrap();
+    let (named, bytes) = largest_allocation(|| f.vm.make_named_entry(m, b, page(b.addr() + PAGE_SIZE), Prot::DEFAULT));
+    assert!(bytes < 64 << 10, "sharing one page allocated {bytes} bytes at once");
+    f.vm.release_named(named.unwrap());
+    f.check(&[m]);
+}
+
+/// Removing zero-page translations must not cost in proportion to every zero-page mapping
+/// in the system each (2^15 of them here: quadratic in total).
+#[test]
+fn removing_zero_page_mappings_is_not_quadratic() {
+    let mut f = Fixture::new(512);
+    let m = f.map();
+    let n = 1 << 15;
+    let a = f.vm.allocate(m, ANY, n, NewMemory::DEFAULT).unwrap().addr();
+    for i in 0..n {
+        assert_eq!(f.vm.fault(m, a + i * PAGE_SIZE, Access::Read), FaultOutcome::Resolved);
+    }
+    let (s, e) = pages_from(a, n);
+    let started = std::time::Instant::now();
+    f.vm.deallocate(m, s, e).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(500), "took {:?}", started.elapsed());
+    f.check(&[m]);
 }
 
 // ---------------------------------------------------------------------------------------

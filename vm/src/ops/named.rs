@@ -198,7 +198,11 @@ impl<M: Machine> Vm<M> {
     /// it), with every frame reserved first.
     pub(crate) fn copy_window(&mut self, object: ObjectId, (first, pages): (u64, u64)) -> Result<ObjectId, VmError> {
         use crate::pmap::Pmap;
-        let found: Vec<(u64, Frame)> = (0..pages).filter_map(|i| self.find_page(object, first + i).map(|(_, f, _)| (i, f))).collect();
+        let found: Vec<(u64, Frame)> = self
+            .window_pages_with_data(object, first, pages)
+            .into_iter()
+            .map(|index| (index - first, self.find_page(object, index).expect("has data").1))
+            .collect();
         let pool = self.reserve(found.len())?;
         let mut copy = VmObject::new(pages);
         for ((index, source), frame) in found.into_iter().zip(pool) {

@@ -159,8 +159,22 @@ pub trait Pmap {
     fn page_protect(&mut self, frame: Frame, prot: Prot) -> TlbFlush;
 
     /// Every mapping of `frame`: its space and page (the reverse map, for consistency checks
-    /// and debuggers).
+    /// and debuggers). Empty for an untracked frame.
     fn mappings_of(&self, frame: Frame) -> alloc::vec::Vec<(SpaceId, Page)>;
+
+    /// Stops keeping the reverse map of `frame` (which must not be mapped yet): a frame the
+    /// caller maps read-only in many places and never page-protects, the VM's shared zero
+    /// page. Entering and removing its mappings then costs nothing extra;
+    /// [`mappings_of`](Pmap::mappings_of) and [`page_protect`](Pmap::page_protect) no longer
+    /// see them ([`remove_frame_in`](Pmap::remove_frame_in) does).
+    fn untrack_frame(&mut self, frame: Frame);
+
+    /// Removes the mappings of `frame` in `range` of `space` (costs the tables present).
+    fn remove_frame_in(&mut self, space: SpaceId, range: PageRange, frame: Frame) -> TlbFlush;
+
+    /// The translations in `range` of `space`, in order (for consistency checks; costs the
+    /// tables present).
+    fn translations_in(&self, space: SpaceId, range: PageRange) -> alloc::vec::Vec<(Page, Translation)>;
 
     /// Removes every mapping of `frame`, in every space, that is not wired. (Wired mappings are
     /// not a cache: their owner decides when they go.)

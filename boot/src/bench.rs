@@ -17,7 +17,7 @@ pub struct Figure {
 }
 
 /// Linux 6.1 under TCG, ns per operation (`PERF-TARGETS`; ranges as their middle).
-pub const LINUX_NS: [(&str, u64); 12] = [
+pub const LINUX_NS: [(&str, u64); 11] = [
     ("alloc_free_1p", 35_400),
     ("alloc_touch_free_1p", 211_000),
     ("fault_zero", 15_000),
@@ -29,7 +29,6 @@ pub const LINUX_NS: [(&str, u64); 12] = [
     ("fork_exit", 4_080_000),
     ("many_regions", 5_140),
     ("copy_1m", 2_920_000),
-    ("read_1m", 2_920_000),
 ];
 
 /// The Linux figure for `name`, if `PERF-TARGETS` has one.

@@ -7,6 +7,10 @@
 use mach::child::{spawn, wait};
 use mach::*;
 
+#[path = "../common.rs"]
+mod common;
+use common::*;
+
 mach::entry!(main);
 
 const PAGE: u64 = 4096;
@@ -28,9 +32,6 @@ fn main() -> i32 {
     ])
 }
 
-fn me() -> mach_port_t {
-    mach_task_self()
-}
 
 fn alloc(pages: u64, inheritance: vm_inherit_t) -> u64 {
     let mut a = 0;
@@ -43,15 +44,7 @@ fn free(a: u64, pages: u64) {
     assert_eq!(vm_deallocate(me(), a, pages * PAGE), KERN_SUCCESS);
 }
 
-fn peek(a: u64) -> u8 {
-    // SAFETY: callers pass mapped, readable addresses.
-    unsafe { (a as *const u8).read_volatile() }
-}
 
-fn poke(a: u64, v: u8) {
-    // SAFETY: callers pass mapped, writable addresses.
-    unsafe { (a as *mut u8).write_volatile(v) }
-}
 
 fn run_child(entry: extern "C" fn(u64) -> !, arg: u64) -> i32 {
     let child = spawn(entry, arg).expect("the child starts");

@@ -6,6 +6,10 @@
 
 use mach::*;
 
+#[path = "../common.rs"]
+mod common;
+use common::*;
+
 mach::entry!(main);
 
 const PAGE: u64 = 4096;
@@ -42,9 +46,6 @@ fn main() -> i32 {
     ])
 }
 
-fn me() -> mach_port_t {
-    mach_task_self()
-}
 
 fn alloc(pages: u64) -> u64 {
     let mut a = 0;

@@ -5,6 +5,10 @@
 
 use mach::*;
 
+#[path = "../common.rs"]
+mod common;
+use common::*;
+
 mach::entry!(main);
 
 const PAGE: u64 = 4096;
@@ -26,9 +30,6 @@ fn main() -> i32 {
     ])
 }
 
-fn me() -> mach_port_t {
-    mach_task_self()
-}
 
 #[allow(clippy::too_many_arguments)]
 fn map(address: &mut u64, size: u64, mask: u64, flags: i32, object: mach_port_t, offset: u64, copy: boolean_t, cur: vm_prot_t, max: vm_prot_t) -> kern_return_t {
@@ -41,15 +42,7 @@ fn region(address: u64) -> (u64, u64, VmRegionInfo) {
     (a, size, info)
 }
 
-fn peek(a: u64) -> u8 {
-    // SAFETY: callers pass mapped, readable addresses.
-    unsafe { (a as *const u8).read_volatile() }
-}
 
-fn poke(a: u64, v: u8) {
-    // SAFETY: callers pass mapped, writable addresses.
-    unsafe { (a as *mut u8).write_volatile(v) }
-}
 
 fn new_entry(pages: u64, prot: vm_prot_t) -> mach_port_t {
     let (mut size, mut handle) = (pages * PAGE, 0);

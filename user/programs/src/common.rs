@@ -1,0 +1,23 @@
+//! Helpers shared by the user-mode test programs.
+
+#![allow(dead_code)]
+
+use mach::mach_port_t;
+
+/// The caller's task handle.
+pub fn me() -> mach_port_t {
+    mach::mach_task_self()
+}
+
+/// Reads the byte at `a`, which the caller has mapped readable (a test's own memory).
+pub fn peek(a: u64) -> u8 {
+    // SAFETY: the tests pass addresses of memory they mapped readable; a bad one faults and
+    // ends the test task, which fails the test.
+    unsafe { (a as *const u8).read_volatile() }
+}
+
+/// Writes the byte at `a`, which the caller has mapped writable (a test's own memory).
+pub fn poke(a: u64, v: u8) {
+    // SAFETY: as for `peek`, for writable memory.
+    unsafe { (a as *mut u8).write_volatile(v) }
+}

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod review;
+
 use pmap_x86::sim::{Arena, SimFrames, SimMmu};
 use pmap_x86::{DirectMap, X86Pmap};
 use std::rc::Rc;

@@ -3,6 +3,7 @@
 pub mod context;
 pub mod cpu;
 pub mod exceptions;
+pub mod fpu;
 pub mod gdt;
 pub mod idt;
 pub mod probe;
@@ -15,6 +16,7 @@ pub fn init() {
     gdt::init();
     idt::init();
     let features = cpu::init();
+    fpu::init();
     syscall::init();
     timer::init();
     log::info!("cpu: {features:?}");

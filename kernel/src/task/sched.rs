@@ -15,7 +15,7 @@
 //! ended; freed by the loop the next time it comes across it).
 
 use super::TaskId;
-use crate::arch::{context, gdt, syscall};
+use crate::arch::{context, fpu, gdt, syscall};
 use crate::sync::IrqMutex;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -45,6 +45,8 @@ struct Thread {
     stack: Box<[u64]>,
     saved_rsp: u64,
     state: State,
+    /// Its FPU and SSE registers while it is not running.
+    fpu: Box<fpu::FpuState>,
 }
 
 impl Thread {
@@ -76,7 +78,8 @@ pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr, arg: u64) -> T
     let mut sched = SCHED.lock();
     let id = ThreadId(sched.next_id);
     sched.next_id += 1;
-    sched.threads.insert(id, Box::new(Thread { task, stack, saved_rsp, state: State::Ready }));
+    let fpu = Box::new(fpu::FpuState::initial());
+    sched.threads.insert(id, Box::new(Thread { task, stack, saved_rsp, state: State::Ready, fpu }));
     sched.ready.push_back(id);
     id
 }
@@ -122,7 +125,7 @@ pub fn task_ended(task: TaskId) {
 /// Runs ready threads until none is left, then returns (on the boot stack).
 pub fn run() {
     loop {
-        let Some((thread, rsp, top, task)) = pick() else { return };
+        let Some((thread, rsp, top, task, fpu)) = pick() else { return };
         let Some(map) = super::map_of(task) else {
             finish(thread);
             continue;
@@ -132,18 +135,24 @@ pub fn run() {
             gdt::set_kernel_stack(top);
             syscall::set_kernel_stack(top);
             vm::pmap::Pmap::activate(&mut *crate::pmap::lock(), space);
+            // SAFETY: the thread's boxed FPU state lives until the loop frees the thread,
+            // after this switch; nothing else uses it while the thread runs.
+            unsafe { (*fpu).restore() };
             // SAFETY: interrupts are off; `rsp` is the thread's saved stack (prepared by
             // `spawn` or saved by its last switch), which nothing else runs on; the loop's own
             // stack pointer goes to SCHEDULER_RSP, from which the thread switches back.
             unsafe { context::switch(SCHEDULER_RSP.as_ptr(), rsp) };
+            // SAFETY: as above; the thread has switched back, its registers are live.
+            unsafe { (*fpu).save() };
         });
         finish(thread);
     }
 }
 
 /// Takes the next ready thread and marks it running (a dead one is returned as is, to be
-/// freed by `finish` without running).
-fn pick() -> Option<(ThreadId, u64, VirtAddr, TaskId)> {
+/// freed by `finish` without running). Also gives a pointer to its boxed FPU state, which
+/// lives until `finish` frees the thread.
+fn pick() -> Option<(ThreadId, u64, VirtAddr, TaskId, *mut fpu::FpuState)> {
     let mut sched = SCHED.lock();
     let id = sched.ready.pop_front()?;
     sched.current = Some(id);
@@ -151,7 +160,8 @@ fn pick() -> Option<(ThreadId, u64, VirtAddr, TaskId)> {
     if thread.state == State::Ready {
         thread.state = State::Running;
     }
-    Some((id, thread.saved_rsp, thread.stack_top(), thread.task))
+    let fpu: *mut fpu::FpuState = &mut *thread.fpu;
+    Some((id, thread.saved_rsp, thread.stack_top(), thread.task, fpu))
 }
 
 /// Back in the loop after `id` ran (or was found dead): requeue it if it is still runnable,

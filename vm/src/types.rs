@@ -93,6 +93,18 @@ pub enum Access {
 }
 
 impl Access {
+    /// The strongest access `rights` allow (write, else read, else execute): what faulting a
+    /// page in for those rights takes.
+    pub fn strongest_in(rights: crate::Prot) -> Self {
+        if rights.contains(crate::Prot::WRITE) {
+            Self::Write
+        } else if rights.contains(crate::Prot::READ) {
+            Self::Read
+        } else {
+            Self::Execute
+        }
+    }
+
     /// The right the access needs.
     pub fn needs(self) -> crate::Prot {
         match self {

@@ -58,9 +58,7 @@ impl<M: Machine> Vm<M> {
     fn copy_entries(&mut self, map: MapId, start: u64, end: u64) -> Result<Vec<CopyPiece>, VmError> {
         self.room_to_clip(map, start, end)?;
         let eager: u64 = self.entries_in(map, start, end).iter().filter(|e| self.needs_eager_copy_at(e)).map(|e| self.pages_with_data(e).len() as u64).sum();
-        if eager > crate::pmap::FrameAllocator::free_frames(&self.frames) {
-            return Err(VmError::OutOfMemory);
-        }
+        self.check_free(eager)?;
         self.clip(map, start, end);
         let mut flush = TlbFlush::new();
         let mut pieces = Vec::new();
@@ -75,7 +73,7 @@ impl<M: Machine> Vm<M> {
     /// Clones of the entries of `[start, end)` (which must be clipped to it for exact pieces).
     pub(crate) fn entries_in(&self, map: MapId, start: u64, end: u64) -> Vec<MapEntry> {
         let m = self.map(map);
-        m.starts_in(start, end).iter().map(|s| m.entries[s].clone()).collect()
+        m.overlapping(start, end).cloned().collect()
     }
 
     /// Whether copying `entry` must copy its pages now (wired, or shared and not frozen).

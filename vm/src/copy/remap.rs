@@ -41,7 +41,7 @@ impl<M: Machine> Vm<M> {
         }
         let pages = (e - s) / PAGE_SIZE;
         let at = self.place(target, placement, pages)?;
-        self.room_for(target, self.map(source).starts_in(s, e).len())?;
+        self.room_for(target, self.map(source).overlapping(s, e).count())?;
         self.room_to_clip(source, s, e)?;
         let entries = match mode {
             RemapMode::Shared => self.share_range(source, s, e),

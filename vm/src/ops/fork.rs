@@ -14,7 +14,7 @@ use crate::object::{ObjectId, VmObject};
 use crate::pmap::{Pmap, TlbFlush};
 use crate::system::{MapId, Machine, Vm};
 use crate::types::Inherit;
-use crate::{Frame, Page, PageRange, Prot, VmError};
+use crate::{Page, PageRange, Prot, VmError};
 use alloc::vec::Vec;
 
 impl<M: Machine> Vm<M> {
@@ -26,30 +26,26 @@ impl<M: Machine> Vm<M> {
     /// space cannot be had; the parent is then unchanged.
     pub fn fork(&mut self, parent: MapId) -> Result<MapId, VmError> {
         let entries: Vec<MapEntry> = self.map(parent).entries().cloned().collect();
-        let copies: usize = entries.iter().filter(|e| self.needs_eager_copy(e)).map(|e| self.pages_with_data(e).len()).sum();
-        let mut pool = self.reserve(copies)?;
+        let copies: u64 = entries.iter().filter(|e| self.needs_eager_copy(e)).map(|e| self.pages_with_data(e).len() as u64).sum();
         let (min, max) = (self.map(parent).min, self.map(parent).max);
-        let child = match self.create_map(min, max) {
-            Ok(child) => child,
-            Err(error) => {
-                pool.into_iter().for_each(|f| crate::pmap::FrameAllocator::deallocate_frame(&self.frames, f));
-                return Err(error);
-            }
-        };
+        let child = self.create_map(min, max)?;
+        if let Err(error) = self.check_free(copies) {
+            self.destroy_map(child);
+            return Err(error);
+        }
         let mut flush = TlbFlush::new();
         for entry in entries {
-            if let Some(copy) = self.inherit_entry(parent, &entry, &mut pool, &mut flush) {
+            if let Some(copy) = self.inherit_entry(parent, &entry, &mut flush) {
                 self.insert_entry(child, copy);
             }
         }
-        debug_assert!(pool.is_empty(), "the reservation was exact");
         self.apply(flush);
         self.simplify(parent, min, max);
         Ok(child)
     }
 
     /// The child's entry for one parent entry, changing the parent's entry as inheritance needs.
-    fn inherit_entry(&mut self, parent: MapId, entry: &MapEntry, pool: &mut Vec<Frame>, flush: &mut TlbFlush) -> Option<MapEntry> {
+    fn inherit_entry(&mut self, parent: MapId, entry: &MapEntry, flush: &mut TlbFlush) -> Option<MapEntry> {
         let mut child = MapEntry { wired_count: 0, user_wired_count: 0, ..entry.clone() };
         match entry.inheritance {
             Inherit::None => return None,
@@ -61,7 +57,8 @@ impl<M: Machine> Vm<M> {
                 (child.object, child.offset, child.needs_copy, child.is_shared) = (Some(object), e.offset, false, true);
             }
             Inherit::Copy if self.needs_eager_copy(entry) => {
-                child.object = Some(self.eager_copy(entry, pool));
+                let object = entry.object.expect("an eager copy has an object");
+                child.object = Some(self.copy_window(object, (entry.offset, entry.pages())).expect("frames counted"));
                 (child.offset, child.needs_copy, child.is_shared) = (0, false, false);
             }
             Inherit::Copy => {
@@ -94,20 +91,6 @@ impl<M: Machine> Vm<M> {
         let e = self.map_mut(parent).lookup_mut(entry.start).expect("present");
         (e.object, e.offset, e.needs_copy) = (Some(object), 0, false);
         object
-    }
-
-    /// A new object holding a copy of every page of `entry` that has data.
-    fn eager_copy(&mut self, entry: &MapEntry, pool: &mut Vec<Frame>) -> ObjectId {
-        let mut copy = VmObject::new(entry.pages());
-        for index in self.pages_with_data(entry) {
-            let (_, source, _) = self.find_page(entry.object.expect("has data"), index).expect("has data");
-            let frame = pool.pop().expect("reserved");
-            self.pmap.copy_page(source, frame);
-            copy.pages.insert(index - entry.offset, frame);
-            self.resident += 1;
-            self.counters.pages_copied += 1;
-        }
-        self.new_object(copy)
     }
 }
 

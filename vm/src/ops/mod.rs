@@ -6,6 +6,7 @@ mod allocate;
 mod attributes;
 mod bytes;
 mod fork;
+mod frames;
 mod named;
 mod populate;
 mod protect;

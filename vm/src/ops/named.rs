@@ -12,7 +12,6 @@ use crate::ops::NewMemory;
 use crate::system::{MapId, Machine, Vm};
 use crate::types::Placement;
 use crate::{Frame, Page, Prot, VmError, PAGE_SIZE};
-use alloc::vec::Vec;
 
 /// Identifies a named entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -192,25 +191,5 @@ impl<M: Machine> Vm<M> {
         (entry.object, entry.offset, entry.needs_copy, entry.is_shared) = (Some(object), object_offset, needs_copy, mode == MapMode::Shared);
         self.insert_entry(map, entry);
         Ok(start)
-    }
-
-    /// A new object holding a copy of `(first page, pages)` of `object` (and what lies below
-    /// it), with every frame reserved first.
-    pub(crate) fn copy_window(&mut self, object: ObjectId, (first, pages): (u64, u64)) -> Result<ObjectId, VmError> {
-        use crate::pmap::Pmap;
-        let found: Vec<(u64, Frame)> = self
-            .window_pages_with_data(object, first, pages)
-            .into_iter()
-            .map(|index| (index - first, self.find_page(object, index).expect("has data").1))
-            .collect();
-        let pool = self.reserve(found.len())?;
-        let mut copy = VmObject::new(pages);
-        for ((index, source), frame) in found.into_iter().zip(pool) {
-            self.pmap.copy_page(source, frame);
-            copy.pages.insert(index, frame);
-            self.resident += 1;
-            self.counters.pages_copied += 1;
-        }
-        Ok(self.new_object(copy))
     }
 }

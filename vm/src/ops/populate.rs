@@ -3,7 +3,7 @@
 use crate::fault::{FaultKind, FaultOutcome};
 use crate::system::{MapId, Machine, Vm};
 use crate::types::Access;
-use crate::{Page, Prot, VmError, PAGE_SIZE};
+use crate::{Page, VmError, PAGE_SIZE};
 
 impl<M: Machine> Vm<M> {
     /// Faults every page of `[start, end)` in for writing (or reading, where the protection
@@ -20,15 +20,14 @@ impl<M: Machine> Vm<M> {
         if !m.covers(start, end) {
             return Err(VmError::InvalidAddress);
         }
-        if m.starts_in(start, end).iter().any(|s| m.entries[s].protection.is_empty()) {
+        if m.overlapping(start, end).any(|e| e.protection.is_empty()) {
             return Err(VmError::ProtectionFailure);
         }
         self.check_frames(map, start, end, (end - start) / PAGE_SIZE)?;
         let mut addr = start;
         let mut outcome = FaultOutcome::Resolved;
         while addr < end && outcome == FaultOutcome::Resolved {
-            let prot = self.map(map).lookup(addr).expect("covered").protection;
-            let access = if prot.contains(Prot::WRITE) { Access::Write } else if prot.contains(Prot::READ) { Access::Read } else { Access::Execute };
+            let access = Access::strongest_in(self.map(map).lookup(addr).expect("covered").protection);
             outcome = self.fault_from(map, addr, access, FaultKind::Resident);
             addr += PAGE_SIZE;
         }

@@ -2,11 +2,10 @@
 
 use crate::fault::FaultOutcome;
 use crate::map::MAX_WIRE_COUNT;
-use crate::pmap::{FrameAllocator, Pmap};
+use crate::pmap::Pmap;
 use crate::system::{MapId, Machine, Vm};
 use crate::types::Access;
-use crate::{Frame, Page, PageRange, Prot, VmError, PAGE_SIZE};
-use alloc::vec::Vec;
+use crate::{Page, PageRange, Prot, VmError, PAGE_SIZE};
 
 impl<M: Machine> Vm<M> {
     /// Wires `[start, end)` for `access` (not empty): every page is made resident and mapped
@@ -26,14 +25,7 @@ impl<M: Machine> Vm<M> {
         self.check_frames(map, start, end, self.frames_to_wire(map, start, end))?;
         self.clip(map, start, end);
         self.adjust_user_wiring(map, start, end, 1);
-        let fault_access = if access.contains(Prot::WRITE) {
-            Access::Write
-        } else if access.contains(Prot::READ) {
-            Access::Read
-        } else {
-            Access::Execute
-        };
-        let outcome = self.fault_range(map, start, end, fault_access);
+        let outcome = self.fault_range(map, start, end, Access::strongest_in(access));
         if outcome != FaultOutcome::Resolved {
             // Unreachable while frames are taken only under the VM lock (`check_frames`);
             // should a port break that rule, undo the wiring rather than leave it half done.
@@ -54,7 +46,7 @@ impl<M: Machine> Vm<M> {
     pub fn unwire(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
         let (start, end) = (start.addr(), end.addr());
         let m = self.map(map);
-        let all_wired = m.covers(start, end) && m.starts_in(start, end).iter().all(|s| m.entries[s].user_wired_count > 0);
+        let all_wired = m.covers(start, end) && m.overlapping(start, end).all(|e| e.user_wired_count > 0);
         if !all_wired {
             return Err(VmError::InvalidArgument);
         }
@@ -70,11 +62,10 @@ impl<M: Machine> Vm<M> {
         if !m.covers(start, end) {
             return Err(VmError::InvalidAddress);
         }
-        let entries: Vec<_> = m.starts_in(start, end).into_iter().map(|s| &m.entries[&s]).collect();
-        if entries.iter().any(|e| !e.protection.contains(access)) {
+        if m.overlapping(start, end).any(|e| !e.protection.contains(access)) {
             return Err(VmError::ProtectionFailure);
         }
-        if entries.iter().any(|e| e.user_wired_count == MAX_WIRE_COUNT) {
+        if m.overlapping(start, end).any(|e| e.user_wired_count == MAX_WIRE_COUNT) {
             return Err(VmError::WireCountOverflow);
         }
         Ok(())
@@ -86,8 +77,7 @@ impl<M: Machine> Vm<M> {
     fn frames_to_wire(&self, map: MapId, start: u64, end: u64) -> u64 {
         let m = self.map(map);
         let mut needed = (end - start) / PAGE_SIZE;
-        for s in m.starts_in(start, end) {
-            let e = &m.entries[&s];
+        for e in m.overlapping(start, end) {
             let Some(object) = e.object else { continue };
             let o = self.object(object);
             if e.needs_copy && o.refs > 1 {
@@ -97,40 +87,6 @@ impl<M: Machine> Vm<M> {
             needed -= o.pages.range(from..to).count() as u64;
         }
         needed
-    }
-
-    /// Fails with [`VmError::OutOfMemory`] unless `data` data frames and the page tables of
-    /// `[start, end)` are free. Every frame is taken under the VM lock, so what this finds
-    /// free stays free for the rest of the operation: faults after it cannot run out.
-    pub(crate) fn check_frames(&self, map: MapId, start: u64, end: u64, data: u64) -> Result<(), VmError> {
-        let free = self.frames.free_frames();
-        if free < data {
-            return Err(VmError::OutOfMemory);
-        }
-        let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
-        let tables = self.pmap.tables_needed(self.map(map).space, range);
-        if free < data.saturating_add(tables) {
-            return Err(VmError::OutOfMemory);
-        }
-        Ok(())
-    }
-
-    /// Takes `count` frames, or none (failing before it allocates anything if fewer are free).
-    pub(crate) fn reserve(&mut self, count: usize) -> Result<Vec<Frame>, VmError> {
-        if count as u64 > self.frames.free_frames() {
-            return Err(VmError::OutOfMemory);
-        }
-        let mut pool = Vec::with_capacity(count);
-        for _ in 0..count {
-            match self.frames.allocate_frame() {
-                Some(frame) => pool.push(frame),
-                None => {
-                    pool.into_iter().for_each(|f| self.frames.deallocate_frame(f));
-                    return Err(VmError::OutOfMemory);
-                }
-            }
-        }
-        Ok(pool)
     }
 
     /// Adds `delta` (±1) to the user wiring of the entries of `[start, end)` (already clipped),

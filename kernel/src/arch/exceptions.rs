@@ -32,14 +32,23 @@ pub struct PageFault {
 }
 
 impl PageFault {
+    /// What the access was.
+    pub fn access_kind(&self) -> vm::Access {
+        if self.error.contains(PageFaultErrorCode::INSTRUCTION_FETCH) {
+            vm::Access::Execute
+        } else if self.error.contains(PageFaultErrorCode::CAUSED_BY_WRITE) {
+            vm::Access::Write
+        } else {
+            vm::Access::Read
+        }
+    }
+
     /// What the access was: `"read"`, `"write"` or `"execute"`.
     pub fn access(&self) -> &'static str {
-        if self.error.contains(PageFaultErrorCode::INSTRUCTION_FETCH) {
-            "execute"
-        } else if self.error.contains(PageFaultErrorCode::CAUSED_BY_WRITE) {
-            "write"
-        } else {
-            "read"
+        match self.access_kind() {
+            vm::Access::Execute => "execute",
+            vm::Access::Write => "write",
+            vm::Access::Read => "read",
         }
     }
 

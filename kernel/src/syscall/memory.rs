@@ -111,6 +111,12 @@ fn vm_msync(task: u64, address: u64, size: u64, flags: u64) -> KernResult {
     if flags & !known != 0 || flags & both == both {
         return Err(KERN_INVALID_ARGUMENT);
     }
+    require_mapped(map, address, size)
+}
+
+/// Checks that every page of the range (by the range rules) is mapped: the whole work of
+/// calls that have nothing to change in anonymous memory.
+pub(super) fn require_mapped(map: MapId, address: u64, size: u64) -> KernResult {
     on_range(map, existing_range(address, size)?, |vm, m, s, e| {
         if vm.map(m).covers(s.addr(), e.addr()) { Ok(()) } else { Err(VmError::InvalidAddress) }
     })

@@ -1,6 +1,6 @@
 //! `vm_map`, `mach_make_memory_entry` and `vm_machine_attribute`.
 
-use super::memory::{existing_range, kr, prot_value};
+use super::memory::{kr, prot_value, require_mapped};
 use super::{caller, target_map, user, with_handles, KernResult};
 use crate::task::{self, handles::Handle};
 use crate::vm_system;
@@ -119,11 +119,7 @@ pub fn vm_machine_attribute(task_name: u64, address: u64, size: u64, attribute: 
     if ![MATTR_VAL_GET, MATTR_VAL_CACHE_FLUSH, MATTR_VAL_ICACHE_FLUSH, MATTR_VAL_DCACHE_FLUSH].contains(&value) {
         return Err(KERN_INVALID_ARGUMENT);
     }
-    if let Some(range) = existing_range(address, size)? {
-        if !vm_system::lock().map(map).covers(range.start().addr(), range.end().addr()) {
-            return Err(KERN_INVALID_ADDRESS);
-        }
-    }
+    require_mapped(map, address, size)?;
     if value == MATTR_VAL_GET {
         user::write_u64(value_ptr, MATTR_VAL_ON as u32 as u64)?;
     }

@@ -25,7 +25,6 @@ use alloc::string::String;
 use handles::{Handle, HandleTable};
 use vm::api::{USER_MAX, USER_MIN};
 use vm::{Access, FaultOutcome, MapId};
-use x86_64::structures::idt::PageFaultErrorCode;
 
 /// Identifies a task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -233,17 +232,6 @@ pub fn name(id: TaskId) -> String {
     TASKS.lock().get(&id).map(|t| t.name.clone()).unwrap_or_default()
 }
 
-/// The access a page fault made.
-fn access_of(fault: &PageFault) -> Access {
-    if fault.error.contains(PageFaultErrorCode::INSTRUCTION_FETCH) {
-        Access::Execute
-    } else if fault.error.contains(PageFaultErrorCode::CAUSED_BY_WRITE) {
-        Access::Write
-    } else {
-        Access::Read
-    }
-}
-
 /// Handles a page fault raised in ring 3: resolved through the VM, or else the task ends with
 /// a report on the console (the kernel and the other tasks go on).
 pub fn user_fault(fault: &PageFault) {
@@ -255,7 +243,7 @@ pub fn user_fault(fault: &PageFault) {
     if !crate::limits::heap_allows_fault() {
         kill_current(format_args!("{} at {:#x}: out of kernel memory", fault.access(), fault.address.as_u64()));
     }
-    let outcome = fault_current(fault.address.as_u64(), access_of(fault));
+    let outcome = fault_current(fault.address.as_u64(), fault.access_kind());
     if outcome == Some(FaultOutcome::Resolved) {
         return;
     }
@@ -272,7 +260,7 @@ pub fn user_fault(fault: &PageFault) {
 /// Returns whether the access can be retried.
 pub fn resolve_for_kernel(fault: &PageFault) -> bool {
     let addr = fault.address.as_u64();
-    (USER_MIN..USER_MAX).contains(&addr) && fault_current(addr, access_of(fault)) == Some(FaultOutcome::Resolved)
+    (USER_MIN..USER_MAX).contains(&addr) && fault_current(addr, fault.access_kind()) == Some(FaultOutcome::Resolved)
 }
 
 /// Ends the running task after an exception it caused, with a report; never returns.

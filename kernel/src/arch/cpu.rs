@@ -66,7 +66,7 @@ pub fn features() -> Features {
 /// Runs `f` with access to user pages allowed (EFLAGS.AC set under SMAP), then forbids it
 /// again. The only way kernel code may touch user memory.
 pub fn with_user_access<R>(f: impl FnOnce() -> R) -> R {
-    match Smap::new().filter(|_| features().smap) {
+    match smap() {
         Some(smap) => smap.without_smap(f),
         None => f(),
     }
@@ -76,7 +76,14 @@ pub fn with_user_access<R>(f: impl FnOnce() -> R) -> R {
 /// it first: an interrupt from ring 3 keeps the user's AC flag, which would otherwise lift
 /// SMAP for the handler. The interrupted flags come back with `iretq`.
 pub fn forbid_user_access() {
-    if let Some(smap) = Smap::new().filter(|_| features().smap) {
+    if let Some(smap) = smap() {
         smap.enable();
     }
+}
+
+/// The SMAP instructions, if the CPU has them (from the features found at boot: no CPUID on
+/// these hot paths, which run on every fault, tick and user copy).
+fn smap() -> Option<Smap> {
+    // SAFETY: `features().smap` is CPUID's SMAP bit, read once at boot.
+    features().smap.then(|| unsafe { Smap::new_unchecked() })
 }

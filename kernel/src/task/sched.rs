@@ -106,13 +106,11 @@ pub fn task_ended(task: TaskId) {
     let mut sched = SCHED.lock();
     let mut wake = Vec::new();
     for (&id, thread) in sched.threads.iter_mut() {
-        let blocked = matches!(thread.state, State::Blocked { .. });
-        if thread.task == task && thread.state != State::Running {
-            thread.state = State::Dead;
-            if blocked {
+        if thread.task == task {
+            // A blocked thread is in no queue: queue it so that the loop frees it.
+            if matches!(thread.state, State::Blocked { .. }) {
                 wake.push(id);
             }
-        } else if thread.task == task {
             thread.state = State::Dead;
         } else if thread.state == (State::Blocked { on: task }) {
             thread.state = State::Ready;

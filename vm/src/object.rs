@@ -12,13 +12,24 @@
 //! Invariants (checked by `Vm::check_invariants`):
 //! - `refs` counts the map entries, shadow objects and memory entries referring to the
 //!   object; an object with `refs == 0` does not exist;
-//! - `children` lists exactly the objects whose `shadow` is this one;
+//! - `children` lists exactly the objects whose `shadow` is this one, and each child's
+//!   `child_slot` is its position in that list;
 //! - every page index is below `size`;
 //! - a frame belongs to at most one object.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use crate::addr::Frame;
+
+/// The longest shadow chain (objects from an entry's object down to the last backing object,
+/// counted as [`Vm::chain_length`](crate::Vm::chain_length) does) that can exist.
+///
+/// Every walk of a chain (a fault's page lookup, a byte copy, an eager copy) costs its length
+/// per page, so the length must not be a size a task chooses. Chains grow only when memory
+/// shared copy-on-write (`needs_copy`) is written or shared: a lazy snapshot of an object is
+/// taken only while its chain is shorter than this, and a longer one is copied at once (as
+/// wired memory is), so the shadow a later write makes is at most this long.
+pub const MAX_CHAIN_LENGTH: usize = 32;
 
 /// Identifies an object in the VM's object table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,8 +46,11 @@ pub struct VmObject {
     pub size: u64,
     /// References (see the module invariants).
     pub refs: u32,
-    /// Objects shadowing this one.
+    /// Objects shadowing this one, in no particular order.
     pub children: Vec<ObjectId>,
+    /// With a backing object: where this object is in the backing object's `children`, so
+    /// that unlinking it never searches the list (an object may have thousands of shadows).
+    pub child_slot: usize,
     /// Nobody may write the object in place: no map entry maps it shared with write in its
     /// maximum protection, and no named entry grants write. A frozen object (an executable's
     /// segment) can be copied lazily even while it is shared; a shared object that is not
@@ -47,7 +61,7 @@ pub struct VmObject {
 impl VmObject {
     /// An empty zero-fill object of `size` pages with one reference.
     pub fn new(size: u64) -> Self {
-        Self { pages: BTreeMap::new(), shadow: None, size, refs: 1, children: Vec::new(), frozen: false }
+        Self { pages: BTreeMap::new(), shadow: None, size, refs: 1, children: Vec::new(), child_slot: 0, frozen: false }
     }
 
     /// A shadow of `backing` at `offset`, of `size` pages, with one reference.

@@ -48,6 +48,12 @@ pub struct VmCounters {
     pub bypasses: u64,
     /// Read faults resolved by mapping the shared zero page.
     pub zero_page_maps: u64,
+    /// Pieces of copy objects visited while writing copies over existing memory
+    /// (`copy_overwrite`): a work count, linear in the pieces, pages and entries involved.
+    pub piece_visits: u64,
+    /// Slots of shadow-children lists visited while linking and unlinking shadow objects: a
+    /// work count, one per link or unlink.
+    pub child_list_visits: u64,
 }
 
 /// The VM system.
@@ -182,8 +188,9 @@ impl<M: Machine> Vm<M> {
     pub(crate) fn new_object(&mut self, object: VmObject) -> ObjectId {
         let id = ObjectId(self.objects.insert(object));
         if let Some((backing, _)) = self.object(id).shadow {
-            self.object_mut(backing).children.push(id);
+            self.link_child(backing, id);
         }
+        debug_assert!(self.chain_length(id) <= crate::object::MAX_CHAIN_LENGTH, "a shadow chain past the limit");
         id
     }
 

@@ -76,9 +76,13 @@ impl<M: Machine> Vm<M> {
         m.overlapping(start, end).cloned().collect()
     }
 
-    /// Whether copying `entry` must copy its pages now (wired, or shared and not frozen).
+    /// Whether copying `entry` must copy its pages now: wired, shared and not frozen, or at
+    /// the end of a shadow chain of [`MAX_CHAIN_LENGTH`] objects (a lazy copy would let the
+    /// next write make the chain longer).
+    ///
+    /// [`MAX_CHAIN_LENGTH`]: crate::object::MAX_CHAIN_LENGTH
     pub(crate) fn needs_eager_copy_at(&self, entry: &MapEntry) -> bool {
-        entry.object.is_some_and(|o| entry.is_wired() || (entry.is_shared && !self.object(o).frozen))
+        entry.object.is_some_and(|o| entry.is_wired() || (entry.is_shared && !self.object(o).frozen) || self.chain_at_limit(o))
     }
 
     /// The piece for one source entry, making the entry copy-on-write if it is shared lazily.

@@ -8,7 +8,8 @@
 //!   range touches (an unaligned copy keeps its offset in the first page). Each piece refers
 //!   to the source's object copy-on-write (the source entry gets `needs_copy` and loses write
 //!   in the pmap), so no page moves until someone writes. Wired or shared (not frozen) source
-//!   memory is copied at once, as fork does.
+//!   memory is copied at once, as fork does, and so is memory at the end of a shadow chain
+//!   of [`MAX_CHAIN_LENGTH`](crate::object::MAX_CHAIN_LENGTH) objects.
 //! - **kernel buffer**: for smaller copies, the bytes themselves (so the kernel heap never
 //!   holds more than the threshold per copy).
 //!
@@ -18,6 +19,7 @@
 mod copyin;
 mod copyout;
 mod overwrite;
+mod pieces;
 pub mod remap;
 
 use crate::object::ObjectId;

@@ -12,6 +12,7 @@
 //!   shared with others shows the new contents to them and is never re-attached to the
 //!   source's object (CVE-2025-43510).
 
+use super::pieces::PieceCursor;
 use super::{CopyData, CopyId, CopyPiece, VmMapCopy};
 use crate::map::MapEntry;
 use crate::pmap::{PhysMemory, Pmap, TlbFlush};
@@ -84,14 +85,18 @@ impl<M: Machine> Vm<M> {
             flush.merge(self.pmap.remove(space, range));
         }
         self.apply(flush);
+        // Targets and pieces both run in address order: one pass over each.
+        let mut cursor = PieceCursor::new(pieces);
         for target in &targets {
-            for piece in pieces {
+            let (first, last) = ((target.start - addr) / PAGE_SIZE, (target.end - addr) / PAGE_SIZE);
+            for piece in cursor.overlapping(first, last) {
                 self.place_piece(map, addr, piece, target);
             }
             if let Some(object) = target.object {
                 self.release(object);
             }
         }
+        self.counters.piece_visits += cursor.visits();
         self.release_copy(copy);
         self.simplify(map, addr, end);
     }
@@ -120,17 +125,21 @@ impl<M: Machine> Vm<M> {
             CopyData::Buffer(data) => self.write_bytes(map, addr, data),
             CopyData::Entries(pieces) => {
                 let mut page = [0u8; PAGE_SIZE as usize];
+                // Pages are read in increasing order: the cursor passes each piece once.
+                let mut cursor = PieceCursor::new(pieces);
                 let mut at = 0;
-                while at < copy.size {
+                let mut written = Ok(());
+                while at < copy.size && written.is_ok() {
                     let source = copy.page_offset + at;
                     let (index, in_page) = (source / PAGE_SIZE, (source % PAGE_SIZE) as usize);
-                    let piece = pieces.iter().find(|p| p.offset <= index && index < p.offset + p.pages).expect("pieces cover the copy");
+                    let piece = cursor.piece_at(index);
                     self.read_piece_page(piece, index - piece.offset, &mut page);
                     let chunk = (PAGE_SIZE as usize - in_page).min((copy.size - at) as usize);
-                    self.write_bytes(map, addr + at, &page[in_page..in_page + chunk])?;
+                    written = self.write_bytes(map, addr + at, &page[in_page..in_page + chunk]);
                     at += chunk as u64;
                 }
-                Ok(())
+                self.counters.piece_visits += cursor.visits();
+                written
             }
         }
     }

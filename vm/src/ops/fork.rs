@@ -5,7 +5,7 @@
 //! | NONE | nothing |
 //! | SHARE | the same object (made first if the entry had none, made private first if it was copy-on-write); both entries become shared |
 //! | COPY, private and not wired | the same object, copy-on-write on both sides (`needs_copy`, the parent's mappings lose write) |
-//! | COPY, wired, or shared and not frozen | an immediate copy: wired memory must not start faulting in the parent, and a shared object can change under a lazy copy (a frozen one cannot) |
+//! | COPY, wired, or shared and not frozen, or at the chain limit | an immediate copy: wired memory must not start faulting in the parent, a shared object can change under a lazy copy (a frozen one cannot), and a chain of `MAX_CHAIN_LENGTH` objects must not grow |
 //!
 //! Wirings are not inherited.
 
@@ -96,8 +96,9 @@ impl<M: Machine> Vm<M> {
 
 impl<M: Machine> Vm<M> {
     /// Whether a COPY entry must be copied at once rather than lazily: wired memory (which
-    /// must not start faulting in the parent), and shared memory that someone may write in
-    /// place (a lazy copy would see those writes).
+    /// must not start faulting in the parent), shared memory that someone may write in
+    /// place (a lazy copy would see those writes), and memory whose shadow chain is at its
+    /// limit (the parent's next write would lengthen it).
     fn needs_eager_copy(&self, entry: &MapEntry) -> bool {
         entry.inheritance == Inherit::Copy && self.needs_eager_copy_at(entry)
     }

@@ -38,13 +38,9 @@ impl<M: Machine> Vm<M> {
     }
 
     /// A new object holding a copy of `(first page, pages)` of `object` (and what lies below
-    /// it), with every frame reserved first.
+    /// it), with every frame reserved first. Walks the chain once, not once per page.
     pub(crate) fn copy_window(&mut self, object: ObjectId, (first, pages): (u64, u64)) -> Result<ObjectId, VmError> {
-        let found: Vec<(u64, Frame)> = self
-            .window_pages_with_data(object, first, pages)
-            .into_iter()
-            .map(|index| (index - first, self.find_page(object, index).expect("has data").1))
-            .collect();
+        let found = self.window_frames(object, first, pages);
         let pool = self.reserve(found.len())?;
         let mut copy = VmObject::new(pages);
         for ((index, source), frame) in found.into_iter().zip(pool) {

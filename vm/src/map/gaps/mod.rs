@@ -6,13 +6,24 @@
 //!
 //! # Structure
 //!
-//! The gaps are the nodes of a *treap*: a binary search tree keyed by gap start that is also a
-//! max-heap on a priority. The priority of a node is a fixed 64-bit mix (the `splitmix64`
-//! finaliser) of its start, so the tree needs no random-number generator, its shape depends
-//! only on the set of gaps (not on the order of operations), and, for the page-aligned keys of
-//! an address space, its depth behaves like that of a randomised treap: O(log n) expected. The
-//! mix is a bijection on `u64`, so distinct starts have distinct priorities and the heap order
-//! is strict.
+//! The gaps are the nodes of an *AVL tree* keyed by gap start: at every node the heights of
+//! the two subtrees differ by at most one, so a tree of `n` gaps is at most
+//! `1.4405 log2(n + 2)` high *whatever the addresses*: a task that picks its fixed addresses
+//! to shape the tree cannot make it deeper (the treap this replaces, whose priorities were a
+//! fixed hash of each start, could be driven into a path by choosing addresses whose hashes
+//! fall as the addresses rise). Every operation is O(log n) in the worst case, and every walk
+//! is iterative, over a path of at most 48 nodes (`avl::MAX_HEIGHT`) held in a fixed array: no
+//! recursion, no allocation, a bounded kernel-stack footprint.
+//!
+//! Why AVL rather than red-black or weight-balanced:
+//! - the augmentation (below) must be refreshed on every node from a change up to the root,
+//!   so every update walks the whole path anyway: red-black trees' O(1) rotations per
+//!   update buy nothing here, and AVL's retrace is that same walk with one rule for insertion
+//!   and removal (no colour cases, no double black);
+//! - AVL trees are flatter (`1.44 log2 n` against `2 log2 n` for red-black), which shortens
+//!   the descents that dominate: `containing` and `first_fit` on every allocation;
+//! - weight-balanced trees need subtree sizes and a tuned pair of parameters for a weaker
+//!   height bound.
 //!
 //! Every node is *augmented* with the greatest gap length in its subtree. [`GapTree::first_fit`]
 //! walks the tree in address order (left subtree, node, right subtree) and skips every subtree
@@ -20,36 +31,27 @@
 //! outside `[min, max)`; without alignment the first gap long enough is found after O(log n)
 //! steps.
 //!
-//! The nodes live in an arena (`Vec<Node>`) and link to each other by `u32` index; removed
-//! slots go on a free list and are reused by later insertions. Insertion and removal are
-//! written with the treap `split` / `merge` operations, which restore the augmentation on the
-//! way back up.
+//! # Memory
+//!
+//! The nodes live in an arena (`Vec` of nodes) and link to each other by `u32` index; removed
+//! slots go on a free list threaded through the slots themselves, and later insertions reuse
+//! them. A removal that leaves the arena mostly free (fewer than a quarter of its capacity in
+//! use, capacity above 64 slots, `avl::SHRINK_FLOOR`) compacts it: the live nodes move into a
+//! new arena with room for twice their number, and the old one is freed, so capacity grown
+//! at a peak is given back. Compaction costs O(n) for `n` live gaps and leaves a capacity of
+//! `2n`; the next one needs the live count to fall below a quarter of the capacity again,
+//! that is at least `n/2` more removals (or, if insertions grew the arena to `c`, at least
+//! `c/4` insertions and removals): amortised O(1) per operation. The new arena is reserved
+//! with `try_reserve_exact`; if that fails, the old arena simply stays.
 //!
 //! # Invariants
 //!
-//! Listed with [`GapTree`] and checked by [`GapTree::check_invariants`].
+//! Listed with [`GapTree`] and `avl::Node`, checked by [`GapTree::check_invariants`].
+
+mod avl;
 
 use alloc::vec::Vec;
-
-/// Index of a node in the arena.
-type NodeId = u32;
-/// A child link or the root: `None` for an empty subtree.
-type Link = Option<NodeId>;
-
-/// One gap, and the root of the subtree below it.
-#[derive(Clone, Debug)]
-struct Node {
-    /// First free address.
-    start: u64,
-    /// First address past the gap.
-    end: u64,
-    /// Greatest `end - start` in the subtree rooted here (this node included).
-    max_len: u64,
-    /// Gaps below `start`.
-    left: Link,
-    /// Gaps above `end`.
-    right: Link,
-}
+use avl::{Link, Node, NodeId, Path, MAX_HEIGHT};
 
 /// The free address ranges `[start, end)` of a map, indexed for first-fit allocation.
 ///
@@ -59,29 +61,21 @@ struct Node {
 ///   next one starts (`end < next.start`);
 /// - search-tree order: an in-order walk visits the gaps by increasing start (everything in a
 ///   node's left subtree lies below it, everything in its right subtree above it);
-/// - heap order: a node's priority (a fixed mix of its start) is strictly greater than its
-///   children's;
+/// - AVL balance: each node's stored height is 1 + its higher child's, and its children's
+///   heights differ by at most 1;
 /// - augmentation: a node's `max_len` is the greatest gap length in its subtree;
-/// - arena: every slot is either reachable from the root exactly once or on the free list,
-///   never both, and `len` counts the reachable slots.
+/// - arena: every slot is either reachable from the root exactly once or on the free list
+///   exactly once (marked by height 0), `len` counts the reachable slots.
 #[derive(Clone, Debug, Default)]
 pub struct GapTree {
-    /// Arena of nodes; slots listed in `free` hold stale data.
+    /// Arena of nodes, live or free.
     nodes: Vec<Node>,
-    /// Arena slots available for reuse.
-    free: Vec<NodeId>,
-    /// Root of the treap.
+    /// Head of the free list (linked through the free slots' `left`).
+    free: Link,
+    /// Root of the tree.
     root: Link,
     /// Number of gaps.
     len: usize,
-}
-
-/// Treap priority of the gap starting at `start`: the `splitmix64` finaliser, a bijection.
-fn priority(start: u64) -> u64 {
-    let mut z = start.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The parameters of one [`GapTree::first_fit`] search.
@@ -121,13 +115,13 @@ impl GapTree {
         self.len == 0
     }
 
-    /// Adds the gap `[start, end)`. O(log n) expected.
+    /// Adds the gap `[start, end)`. O(log n).
     ///
     /// # Panics
     ///
     /// If `start >= end`, if the new gap overlaps or touches (shares an end point with) an
     /// existing gap — callers merge neighbouring gaps first — or if the arena would need more
-    /// than `u32::MAX` slots.
+    /// than `2^32` slots.
     pub fn insert(&mut self, start: u64, end: u64) {
         assert!(start < end, "GapTree::insert: empty gap [{start:#x}, {end:#x})");
         // Gaps are sorted and disjoint, so the last gap starting at or before `end` is the one
@@ -138,25 +132,21 @@ impl GapTree {
                 "GapTree::insert: [{start:#x}, {end:#x}) overlaps or touches [{s:#x}, {e:#x})"
             );
         }
-        let node = self.alloc(start, end);
-        let (below, above) = self.split(self.root, start);
-        let lower = self.merge(below, Some(node));
-        self.root = self.merge(lower, above);
+        self.insert_leaf(start, end);
         self.len += 1;
     }
 
     /// Removes the gap starting exactly at `start` and returns its end, or `None` (leaving the
-    /// tree unchanged) if no gap starts there. O(log n) expected.
+    /// tree unchanged) if no gap starts there. O(log n), plus an amortised O(1) for the
+    /// compaction of a mostly free arena (see the module documentation).
     pub fn remove(&mut self, start: u64) -> Option<u64> {
-        let (root, end) = self.remove_from(self.root, start);
-        self.root = root;
-        if end.is_some() {
-            self.len -= 1;
-        }
-        end
+        let end = self.remove_node(start)?;
+        self.len -= 1;
+        self.shrink_if_sparse();
+        Some(end)
     }
 
-    /// The gap `(start, end)` with `start <= addr < end`, if any. O(log n) expected.
+    /// The gap `(start, end)` with `start <= addr < end`, if any. O(log n).
     pub fn containing(&self, addr: u64) -> Option<(u64, u64)> {
         self.floor(addr).filter(|&(_, end)| addr < end)
     }
@@ -174,112 +164,64 @@ impl GapTree {
     /// # Complexity
     ///
     /// Subtrees whose longest gap is shorter than `size`, or that lie entirely outside
-    /// `[min, max)`, are skipped, so without alignment the search takes O(log n) expected
-    /// steps: the only gaps long enough that can still fail are the (at most two) gaps clipped
-    /// by `min` and `max`. Alignment can make a long-enough gap unusable (its aligned start
-    /// leaves fewer than `size` bytes); the search then moves on to the next candidate, so
-    /// the worst case also visits every such long-but-misaligned gap that lies below the
-    /// answer: O((1 + m) log n) for `m` of them. A gap at least `size + align_mask` long
-    /// always fits (unless clipped by `min` or `max`).
+    /// `[min, max)`, are skipped, so without alignment the search takes O(log n) steps: the
+    /// only gaps long enough that can still fail are the (at most two) gaps clipped by `min`
+    /// and `max`. Alignment can make a long-enough gap unusable (its aligned start leaves
+    /// fewer than `size` bytes); the search then moves on to the next candidate, so the worst
+    /// case also visits every such long-but-misaligned gap that lies below the answer:
+    /// O((1 + m) log n) for `m` of them. A gap at least `size + align_mask` long always fits
+    /// (unless clipped by `min` or `max`). The walk is iterative, its stack a fixed array.
     pub fn first_fit(&self, size: u64, align_mask: u64, min: u64, max: u64) -> Option<u64> {
         if size == 0 || min >= max {
             return None;
         }
         let query = FitQuery { size, align_mask, min, max };
-        self.fit_in(self.root, &query)
+        // In-order walk; `pending` holds the nodes whose left subtree is being searched, whose
+        // own gap and right subtree come next: always a subset of one root-to-node path.
+        let mut pending = Path::new();
+        let mut link = self.root;
+        loop {
+            self.descend_for_fit(link, &query, &mut pending);
+            let node = self.node(pending.pop()?);
+            // This gap and the right ones start at or after `node.start`, and every pending
+            // node lies further right: nothing fits below `max`.
+            if node.start >= query.max {
+                return None;
+            }
+            if let Some(addr) = query.fit_gap(node.start, node.end) {
+                return Some(addr);
+            }
+            // Right gaps start after `node.end`.
+            if node.end >= query.max {
+                return None;
+            }
+            link = node.right;
+        }
+    }
+
+    /// The left-spine descent of [`first_fit`](Self::first_fit) from `link`: pushes each node
+    /// whose subtree may hold a fit, and stops at a subtree with no gap long enough or whose
+    /// gaps all end at or below `min`.
+    fn descend_for_fit(&self, mut link: Link, query: &FitQuery, pending: &mut Path) {
+        while let Some(id) = link {
+            let node = self.node(id);
+            if node.max_len < query.size {
+                return;
+            }
+            pending.push(id);
+            // Left gaps end before `node.start`; they are useful only if that is above `min`.
+            if node.start <= query.min {
+                return;
+            }
+            link = node.left;
+        }
     }
 
     /// The gaps `(start, end)` in address order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        let mut iter = Iter { tree: self, stack: Vec::new() };
+        let mut iter = Iter { tree: self, stack: Path::new() };
         iter.push_left_spine(self.root);
         iter
-    }
-
-    /// Checks every invariant listed on [`GapTree`].
-    ///
-    /// # Panics
-    ///
-    /// On the first broken invariant, naming it.
-    pub fn check_invariants(&self) {
-        let mut seen = alloc::vec![false; self.nodes.len()];
-        for &slot in &self.free {
-            let slot = slot as usize;
-            assert!(slot < seen.len(), "GapTree: free slot {slot} outside the arena");
-            assert!(!seen[slot], "GapTree: slot {slot} twice on the free list");
-            seen[slot] = true;
-        }
-        let reachable = self.check_subtree(self.root, None, &mut seen);
-        assert_eq!(reachable, self.len, "GapTree: len does not count the reachable nodes");
-        assert!(seen.iter().all(|&s| s), "GapTree: an arena slot is neither used nor free");
-        let mut previous: Option<(u64, u64)> = None;
-        for (start, end) in self.iter() {
-            assert!(start < end, "GapTree: empty gap [{start:#x}, {end:#x})");
-            if let Some((prev_start, prev_end)) = previous {
-                assert!(
-                    prev_end < start,
-                    "GapTree: gaps [{prev_start:#x}, {prev_end:#x}) and [{start:#x}, {end:#x}) \
-                     are out of order, overlap or touch"
-                );
-            }
-            previous = Some((start, end));
-        }
-    }
-
-    /// Checks the subtree at `link` (heap order against `parent_priority`, augmentation, arena
-    /// slots used once, marked in `seen`) and returns its number of nodes.
-    fn check_subtree(&self, link: Link, parent_priority: Option<u64>, seen: &mut [bool]) -> usize {
-        let Some(id) = link else { return 0 };
-        let slot = id as usize;
-        assert!(slot < seen.len(), "GapTree: link {slot} outside the arena");
-        assert!(!seen[slot], "GapTree: slot {slot} reachable twice or also free");
-        seen[slot] = true;
-        let node = self.node(id);
-        assert!(node.start < node.end, "GapTree: empty gap at {:#x}", node.start);
-        let own = priority(node.start);
-        if let Some(parent) = parent_priority {
-            assert!(own < parent, "GapTree: heap order broken at gap {:#x}", node.start);
-        }
-        let count = 1
-            + self.check_subtree(node.left, Some(own), seen)
-            + self.check_subtree(node.right, Some(own), seen);
-        let children = self.max_len(node.left).max(self.max_len(node.right));
-        let expected = (node.end - node.start).max(children);
-        assert_eq!(node.max_len, expected, "GapTree: stale max_len at gap {:#x}", node.start);
-        count
-    }
-
-    fn node(&self, id: NodeId) -> &Node {
-        &self.nodes[id as usize]
-    }
-
-    fn node_mut(&mut self, id: NodeId) -> &mut Node {
-        &mut self.nodes[id as usize]
-    }
-
-    /// Greatest gap length in the subtree at `link` (0 if empty).
-    fn max_len(&self, link: Link) -> u64 {
-        link.map_or(0, |id| self.node(id).max_len)
-    }
-
-    /// Recomputes the augmentation of `id` from its own length and its children.
-    fn update(&mut self, id: NodeId) {
-        let node = self.node(id);
-        let max_len =
-            (node.end - node.start).max(self.max_len(node.left)).max(self.max_len(node.right));
-        self.node_mut(id).max_len = max_len;
-    }
-
-    /// A fresh leaf for `[start, end)`, reusing a free slot if there is one.
-    fn alloc(&mut self, start: u64, end: u64) -> NodeId {
-        let node = Node { start, end, max_len: end - start, left: None, right: None };
-        if let Some(id) = self.free.pop() {
-            *self.node_mut(id) = node;
-            return id;
-        }
-        let id = NodeId::try_from(self.nodes.len()).expect("GapTree: arena exceeds u32 slots");
-        self.nodes.push(node);
-        id
     }
 
     /// The gap with the greatest start `<= addr`, if any.
@@ -298,106 +240,100 @@ impl GapTree {
         best
     }
 
-    /// Splits the subtree at `link` into the gaps starting below `key` and the others.
-    fn split(&mut self, link: Link, key: u64) -> (Link, Link) {
-        let Some(id) = link else { return (None, None) };
-        let node = self.node(id);
-        if node.start < key {
-            let (below, above) = self.split(node.right, key);
-            self.node_mut(id).right = below;
-            self.update(id);
-            (Some(id), above)
-        } else {
-            let (below, above) = self.split(node.left, key);
-            self.node_mut(id).left = above;
-            self.update(id);
-            (below, Some(id))
+    /// Checks every invariant listed on [`GapTree`] and on its nodes.
+    ///
+    /// # Panics
+    ///
+    /// On the first broken invariant, naming it.
+    pub fn check_invariants(&self) {
+        let mut seen = alloc::vec![false; self.nodes.len()];
+        let free = self.check_free_list(&mut seen);
+        let reachable = self.check_reachable(&mut seen);
+        assert_eq!(reachable, self.len, "GapTree: len does not count the reachable nodes");
+        assert_eq!(free + reachable, self.nodes.len(), "GapTree: a slot is neither used nor free");
+        let height = usize::from(self.height_of(self.root));
+        assert!(height <= MAX_HEIGHT, "GapTree: height {height} above MAX_HEIGHT");
+        let mut previous: Option<(u64, u64)> = None;
+        for (start, end) in self.iter() {
+            if let Some((prev_start, prev_end)) = previous {
+                assert!(
+                    prev_end < start,
+                    "GapTree: gaps [{prev_start:#x}, {prev_end:#x}) and [{start:#x}, {end:#x}) \
+                     are out of order, overlap or touch"
+                );
+            }
+            previous = Some((start, end));
         }
     }
 
-    /// Joins two subtrees, every gap of `low` lying below every gap of `high`.
-    fn merge(&mut self, low: Link, high: Link) -> Link {
-        let (Some(l), Some(h)) = (low, high) else { return low.or(high) };
-        if priority(self.node(l).start) > priority(self.node(h).start) {
-            let right = self.merge(self.node(l).right, high);
-            self.node_mut(l).right = right;
-            self.update(l);
-            Some(l)
-        } else {
-            let left = self.merge(low, self.node(h).left);
-            self.node_mut(h).left = left;
-            self.update(h);
-            Some(h)
-        }
-    }
-
-    /// Removes the gap starting at `start` from the subtree at `link`: the new subtree, and
-    /// the removed gap's end.
-    fn remove_from(&mut self, link: Link, start: u64) -> (Link, Option<u64>) {
-        let Some(id) = link else { return (None, None) };
-        let node = self.node(id);
-        let (left, right, end) = (node.left, node.right, node.end);
-        match start.cmp(&node.start) {
-            core::cmp::Ordering::Equal => {
-                self.free.push(id);
-                (self.merge(left, right), Some(end))
-            }
-            core::cmp::Ordering::Less => {
-                let (left, removed) = self.remove_from(left, start);
-                self.node_mut(id).left = left;
-                self.update(id);
-                (Some(id), removed)
-            }
-            core::cmp::Ordering::Greater => {
-                let (right, removed) = self.remove_from(right, start);
-                self.node_mut(id).right = right;
-                self.update(id);
-                (Some(id), removed)
-            }
-        }
-    }
-
-    /// First fit within the subtree at `link`, in address order.
-    fn fit_in(&self, link: Link, query: &FitQuery) -> Option<u64> {
-        let node = self.node(link?);
-        if node.max_len < query.size {
-            return None;
-        }
-        // Left gaps end before `node.start`; they are useful only if that is above `min`.
-        if node.start > query.min {
-            if let Some(addr) = self.fit_in(node.left, query) {
-                return Some(addr);
-            }
-        }
-        // This gap and the right ones start at or after `node.start`: nothing fits below `max`.
-        if node.start >= query.max {
-            return None;
-        }
-        if let Some(addr) = query.fit_gap(node.start, node.end) {
-            return Some(addr);
-        }
-        // Right gaps start after `node.end`.
-        if node.end < query.max {
-            return self.fit_in(node.right, query);
-        }
-        None
-    }
-
-    /// Height of the tree (0 when empty), for tests of the balance.
-    #[cfg(test)]
-    fn height(&self, link: Link) -> usize {
-        link.map_or(0, |id| {
+    /// Walks the free list, marking its slots in `seen` (each once, each marked free), and
+    /// returns its length.
+    fn check_free_list(&self, seen: &mut [bool]) -> usize {
+        let mut count = 0;
+        let mut link = self.free;
+        while let Some(id) = link {
+            let slot = id as usize;
+            assert!(slot < seen.len(), "GapTree: free slot {slot} outside the arena");
+            assert!(!seen[slot], "GapTree: slot {slot} twice on the free list");
+            seen[slot] = true;
             let node = self.node(id);
-            1 + self.height(node.left).max(self.height(node.right))
-        })
+            assert!(node.height == 0 && node.right.is_none(), "GapTree: free slot {slot} in use");
+            count += 1;
+            link = node.left;
+        }
+        count
+    }
+
+    /// Visits the slots reachable from the root (depth first, on a heap stack so that a
+    /// broken, deep tree is still checked), marks them in `seen` (each once), checks each
+    /// node's own invariants, and returns their number.
+    fn check_reachable(&self, seen: &mut [bool]) -> usize {
+        let mut count = 0;
+        let mut stack: Vec<NodeId> = self.root.into_iter().collect();
+        while let Some(id) = stack.pop() {
+            let slot = id as usize;
+            assert!(slot < seen.len(), "GapTree: link {slot} outside the arena");
+            assert!(!seen[slot], "GapTree: slot {slot} reachable twice or also free");
+            seen[slot] = true;
+            self.check_node(id);
+            stack.extend(self.node(id).left);
+            stack.extend(self.node(id).right);
+            count += 1;
+        }
+        count
+    }
+
+    /// Checks the invariants of one reachable node against its children's stored values.
+    fn check_node(&self, id: NodeId) {
+        let Node { start, end, max_len, left, right, height } = *self.node(id);
+        assert!(start < end, "GapTree: empty gap at {start:#x}");
+        let (left_height, right_height) = (self.height_of(left), self.height_of(right));
+        assert_eq!(
+            height,
+            1 + left_height.max(right_height),
+            "GapTree: stale height at gap {start:#x}"
+        );
+        assert!(
+            left_height.abs_diff(right_height) <= 1,
+            "GapTree: unbalanced at gap {start:#x} ({left_height} left, {right_height} right)"
+        );
+        let expected = (end - start).max(self.max_len_of(left)).max(self.max_len_of(right));
+        assert_eq!(max_len, expected, "GapTree: stale max_len at gap {start:#x}");
+    }
+
+    /// Height of the tree (0 when empty), as stored in the root, for tests of the balance.
+    #[cfg(test)]
+    fn height(&self) -> usize {
+        usize::from(self.height_of(self.root))
     }
 }
 
 /// In-order iterator over the gaps.
 struct Iter<'a> {
     tree: &'a GapTree,
-    /// Nodes whose left subtree has been visited or is being visited, deepest last.
-    stack: Vec<NodeId>,
+    /// Nodes whose left subtree has been visited or is being visited, deepest last: a subset
+    /// of one root-to-node path.
+    stack: Path,
 }
 
 impl Iter<'_> {

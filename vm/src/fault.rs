@@ -25,7 +25,7 @@ use crate::object::{ObjectId, VmObject};
 use crate::pmap::{Pmap, TlbFlush, Wiring};
 use crate::system::{MapId, Machine, Vm};
 use crate::types::Access;
-use crate::{Frame, Page, Prot, PAGE_SIZE};
+use crate::{Frame, Page, Prot, VmError, PAGE_SIZE};
 
 /// How a fault ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,15 +123,7 @@ impl<M: Machine> Vm<M> {
     /// becomes shared first loses its zero-page translations (`drop_zero_page`), since a
     /// sharer's write would not replace them.
     fn map_zero_page(&mut self, map: MapId, entry: &MapEntry, addr: u64) -> Option<FaultOutcome> {
-        let zero = match self.zero_frame {
-            Some(frame) => frame,
-            None => {
-                let frame = crate::pmap::FrameAllocator::allocate_frame(&self.frames)?;
-                self.pmap.zero_page(frame);
-                self.pmap.untrack_frame(frame);
-                *self.zero_frame.insert(frame)
-            }
-        };
+        let zero = self.zero_page()?;
         let space = self.map(map).space;
         let outcome = match self.pmap.enter(space, Page::containing(addr), zero, entry.protection - Prot::WRITE, Wiring::Pageable) {
             Ok(flush) => {
@@ -143,6 +135,29 @@ impl<M: Machine> Vm<M> {
             Err(_) => FaultOutcome::OutOfMemory,
         };
         Some(outcome)
+    }
+
+    /// The shared zero page, taken (and zeroed) on first use unless [`Vm::reserve_zero_page`]
+    /// took it at start-up; `None` when no frame is free.
+    fn zero_page(&mut self) -> Option<Frame> {
+        if let Some(frame) = self.zero_frame {
+            return Some(frame);
+        }
+        let frame = crate::pmap::FrameAllocator::allocate_frame(&self.frames)?;
+        self.pmap.zero_page(frame);
+        self.pmap.untrack_frame(frame);
+        Some(*self.zero_frame.insert(frame))
+    }
+
+    /// Takes the shared zero page now rather than at the first read fault, so that the frames
+    /// the VM holds for good are all taken before any map exists (a kernel that compares free
+    /// frames before and after its tasks then sees them equal).
+    ///
+    /// # Errors
+    ///
+    /// [`VmError::OutOfMemory`] if no frame is free.
+    pub fn reserve_zero_page(&mut self) -> Result<(), VmError> {
+        self.zero_page().map(|_| ()).ok_or(VmError::OutOfMemory)
     }
 
     /// Removes the zero-page translations of `[start, end)` of `map`: the range is about to be

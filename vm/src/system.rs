@@ -71,8 +71,8 @@ pub struct Vm<M: Machine> {
     pub(crate) resident: u64,
     /// The most entries one map may hold.
     pub(crate) entry_limit: usize,
-    /// The shared zero page, mapped read-only for reads of pages nothing holds (taken on
-    /// first use, kept for good).
+    /// The shared zero page, mapped read-only for reads of pages nothing holds (taken at
+    /// start-up by `reserve_zero_page`, or else on first use; kept for good).
     pub(crate) zero_frame: Option<Frame>,
     pub(crate) counters: VmCounters,
 }

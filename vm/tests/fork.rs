@@ -3,7 +3,7 @@
 mod common;
 
 use common::{pages_from, Fixture};
-use vm::pmap::Pmap;
+use vm::pmap::{FrameAllocator, Pmap};
 use vm::{Inherit, MapId, NewMemory, Placement, Prot, PAGE_SIZE};
 
 const ANY: Placement = Placement::Anywhere { mask: 0 };
@@ -163,4 +163,25 @@ fn a_zero_page_read_then_shared_sees_the_sharers_writes() {
     f.write(parent, a + PAGE_SIZE, 7).unwrap();
     assert_eq!(f.read(child, a + PAGE_SIZE), Ok(7));
     f.check(&[parent, child]);
+}
+
+/// The zero page taken at start-up is the only frame it ever uses: read faults after it take
+/// none, and tearing every map down gives back everything else (the kernel's whole-boot frame
+/// check relies on this).
+#[test]
+fn a_zero_page_reserved_at_start_up_is_the_only_one() {
+    let mut f = Fixture::new(256);
+    f.vm.reserve_zero_page().expect("a frame");
+    let reserved = f.vm.frames().free_frames();
+    assert_eq!(reserved, f.baseline - 1);
+    let map = f.map();
+    let a = f.vm.allocate(map, Placement::Anywhere { mask: 0 }, 4, NewMemory::DEFAULT).expect("room").addr();
+    for page in 0..4 {
+        assert_eq!(f.read(map, a + page * PAGE_SIZE), Ok(0));
+    }
+    assert_eq!(f.vm.counters().zero_page_maps, 4);
+    f.vm.destroy_map(map);
+    assert_eq!(f.vm.frames().free_frames(), reserved, "only the zero page stays taken");
+    f.vm.reserve_zero_page().expect("already there: no new frame");
+    assert_eq!(f.vm.frames().free_frames(), reserved);
 }

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{Fixture, MIN};
+use common::model::{Model, Vpn, Where};
+use common::{Fixture, MAX, MIN};
 use proptest::prelude::*;
-use std::collections::BTreeMap;
 use vm::{FaultOutcome, Inherit, MapId, NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
 
 /// Pages of the window the test works in.
@@ -49,126 +49,15 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-#[derive(Clone, Debug, PartialEq)]
-struct PageState {
-    prot: Prot,
-    max: Prot,
-    inherit: Inherit,
-    wired: u16,
-    cell: usize,
-}
-
-#[derive(Default)]
-struct Model {
-    maps: Vec<BTreeMap<u64, PageState>>,
-    cells: Vec<u8>,
-}
-
 fn addr(page: u64) -> u64 {
     MIN + page * PAGE_SIZE
 }
 
-fn range(page: u64, len: u64) -> (Page, Page) {
+/// The pages `[page, page + len)` clipped to the window, as VM pages and as model page numbers.
+fn range(page: u64, len: u64) -> (Page, Page, Vpn, Vpn) {
     let end = (page + len).min(WINDOW);
-    (Page::containing(addr(page)), Page::containing(addr(end)))
-}
-
-impl Model {
-    fn pages(&self, _map: usize, page: u64, len: u64) -> impl Iterator<Item = u64> {
-        page..(page + len).min(WINDOW)
-    }
-
-    fn all_mapped(&self, map: usize, page: u64, len: u64) -> bool {
-        self.pages(map, page, len).all(|p| self.maps[map].contains_key(&p))
-    }
-
-    fn allocate(&mut self, map: usize, page: u64, len: u64, prot: Prot, inherit: Inherit) -> Result<(), VmError> {
-        if self.pages(map, page, len).any(|p| self.maps[map].contains_key(&p)) {
-            return Err(VmError::NoSpace);
-        }
-        for p in self.pages(map, page, len).collect::<Vec<_>>() {
-            self.cells.push(0);
-            let state = PageState { prot, max: Prot::ALL, inherit, wired: 0, cell: self.cells.len() - 1 };
-            self.maps[map].insert(p, state);
-        }
-        Ok(())
-    }
-
-    fn protect(&mut self, map: usize, page: u64, len: u64, maximum: bool, prot: Prot) -> Result<(), VmError> {
-        if !self.all_mapped(map, page, len) {
-            return Err(VmError::InvalidAddress);
-        }
-        if self.pages(map, page, len).any(|p| !self.maps[map][&p].max.contains(prot)) {
-            return Err(VmError::ProtectionFailure);
-        }
-        for p in self.pages(map, page, len).collect::<Vec<_>>() {
-            let s = self.maps[map].get_mut(&p).unwrap();
-            if maximum {
-                s.max = prot;
-                s.prot &= prot;
-            } else {
-                s.prot = prot;
-            }
-        }
-        Ok(())
-    }
-
-    fn wire(&mut self, map: usize, page: u64, len: u64, access: Prot) -> Result<(), VmError> {
-        if !self.all_mapped(map, page, len) {
-            return Err(VmError::InvalidAddress);
-        }
-        if self.pages(map, page, len).any(|p| !self.maps[map][&p].prot.contains(access)) {
-            return Err(VmError::ProtectionFailure);
-        }
-        for p in self.pages(map, page, len).collect::<Vec<_>>() {
-            self.maps[map].get_mut(&p).unwrap().wired += 1;
-        }
-        Ok(())
-    }
-
-    fn unwire(&mut self, map: usize, page: u64, len: u64) -> Result<(), VmError> {
-        let wired = self.all_mapped(map, page, len) && self.pages(map, page, len).all(|p| self.maps[map][&p].wired > 0);
-        if !wired {
-            return Err(VmError::InvalidArgument);
-        }
-        for p in self.pages(map, page, len).collect::<Vec<_>>() {
-            self.maps[map].get_mut(&p).unwrap().wired -= 1;
-        }
-        Ok(())
-    }
-
-    fn write(&mut self, map: usize, page: u64, byte: u8) -> Result<(), FaultOutcome> {
-        let s = self.maps[map].get(&page).ok_or(FaultOutcome::InvalidAddress)?;
-        if !s.prot.contains(Prot::WRITE) {
-            return Err(FaultOutcome::ProtectionFailure);
-        }
-        self.cells[s.cell] = byte;
-        Ok(())
-    }
-
-    fn read(&self, map: usize, page: u64) -> Result<u8, FaultOutcome> {
-        let s = self.maps[map].get(&page).ok_or(FaultOutcome::InvalidAddress)?;
-        if !s.prot.contains(Prot::READ) {
-            return Err(FaultOutcome::ProtectionFailure);
-        }
-        Ok(self.cells[s.cell])
-    }
-
-    fn fork(&mut self, map: usize) -> BTreeMap<u64, PageState> {
-        let mut child = BTreeMap::new();
-        for (&p, s) in &self.maps[map] {
-            let cell = match s.inherit {
-                Inherit::None => continue,
-                Inherit::Share => s.cell,
-                Inherit::Copy => {
-                    self.cells.push(self.cells[s.cell]);
-                    self.cells.len() - 1
-                }
-            };
-            child.insert(p, PageState { wired: 0, cell, ..s.clone() });
-        }
-        child
-    }
+    let (start, end) = (Page::containing(addr(page)), Page::containing(addr(end)));
+    (start, end, start.addr() / PAGE_SIZE, end.addr() / PAGE_SIZE)
 }
 
 struct Run {
@@ -181,7 +70,7 @@ impl Run {
     fn new() -> Self {
         let mut f = Fixture::new(4096);
         let first = f.map();
-        Self { f, ids: vec![first], model: Model { maps: vec![BTreeMap::new()], cells: Vec::new() } }
+        Self { f, ids: vec![first], model: Model::new(MIN, MAX) }
     }
 
     fn step(&mut self, op: &Op) -> Result<(), TestCaseError> {
@@ -191,71 +80,61 @@ impl Run {
             Op::Allocate { map, page, len, prot, inherit } => {
                 let m = map % live;
                 let memory = NewMemory { protection: PROTS[prot], max_protection: Prot::ALL, inheritance: Inherit::from_raw(inherit).unwrap() };
-                let (start, end) = range(page, len);
+                let (start, end, vs, ve) = range(page, len);
                 let pages = (end.addr() - start.addr()) / PAGE_SIZE;
-                let got = vm.allocate(self.ids[m], Placement::Fixed(start), pages, memory).map(|_| ());
-                prop_assert_eq!(got, self.model.allocate(m, page, len, PROTS[prot], memory.inheritance));
+                let got = vm.allocate(self.ids[m], Placement::Fixed(start), pages, memory).map(|p| p.addr() / PAGE_SIZE);
+                prop_assert_eq!(got, self.model.allocate(m, Where::Fixed(vs * PAGE_SIZE), ve - vs, memory));
             }
             Op::Deallocate { map, page, len } => {
                 let m = map % live;
-                let (start, end) = range(page, len);
-                prop_assert_eq!(vm.deallocate(self.ids[m], start, end), Ok(()));
-                for p in page..(page + len).min(WINDOW) {
-                    self.model.maps[m].remove(&p);
-                }
+                let (start, end, vs, ve) = range(page, len);
+                prop_assert_eq!(vm.deallocate(self.ids[m], start, end), self.model.deallocate(m, vs, ve));
             }
             Op::Protect { map, page, len, maximum, prot } => {
                 let m = map % live;
-                let (start, end) = range(page, len);
+                let (start, end, vs, ve) = range(page, len);
                 let target = if maximum { ProtectTarget::Maximum } else { ProtectTarget::Current };
                 let got = vm.protect(self.ids[m], start, end, target, PROTS[prot]);
-                prop_assert_eq!(got, self.model.protect(m, page, len, maximum, PROTS[prot]));
+                prop_assert_eq!(got, self.model.protect(m, vs, ve, maximum, PROTS[prot]));
             }
             Op::Inherit { map, page, len, inherit } => {
                 let m = map % live;
-                let (start, end) = range(page, len);
+                let (start, end, vs, ve) = range(page, len);
                 let inherit = Inherit::from_raw(inherit).unwrap();
-                let expected = if self.model.all_mapped(m, page, len) { Ok(()) } else { Err(VmError::InvalidAddress) };
-                prop_assert_eq!(vm.inherit(self.ids[m], start, end, inherit), expected);
-                if expected.is_ok() {
-                    for p in page..(page + len).min(WINDOW) {
-                        self.model.maps[m].get_mut(&p).unwrap().inherit = inherit;
-                    }
-                }
+                prop_assert_eq!(vm.inherit(self.ids[m], start, end, inherit), self.model.inherit(m, vs, ve, inherit));
             }
             Op::Wire { map, page, len, write } => {
                 let m = map % live;
-                let (start, end) = range(page, len);
+                let (start, end, vs, ve) = range(page, len);
                 let access = if write { Prot::DEFAULT } else { Prot::READ };
-                prop_assert_eq!(vm.wire(self.ids[m], start, end, access), self.model.wire(m, page, len, access));
+                prop_assert_eq!(vm.wire(self.ids[m], start, end, access), self.model.wire(m, vs, ve, access));
             }
             Op::Unwire { map, page, len } => {
                 let m = map % live;
-                let (start, end) = range(page, len);
-                prop_assert_eq!(vm.unwire(self.ids[m], start, end), self.model.unwire(m, page, len));
+                let (start, end, vs, ve) = range(page, len);
+                prop_assert_eq!(vm.unwire(self.ids[m], start, end), self.model.unwire(m, vs, ve));
             }
             Op::Write { map, page, byte } => {
                 let m = map % live;
                 let got = self.f.write(self.ids[m], addr(page), byte);
-                prop_assert_eq!(got, self.model.write(m, page, byte));
+                prop_assert_eq!(got, self.model.write(m, addr(page), byte));
             }
             Op::Read { map, page } => {
                 let m = map % live;
-                prop_assert_eq!(self.f.read(self.ids[m], addr(page)), self.model.read(m, page));
+                prop_assert_eq!(self.f.read(self.ids[m], addr(page)), self.model.read(m, addr(page)));
             }
             Op::Fork { map } => {
                 if live < MAX_MAPS {
                     let m = map % live;
                     self.ids.push(vm.fork(self.ids[m]).unwrap());
-                    let child = self.model.fork(m);
-                    self.model.maps.push(child);
+                    self.model.fork(m);
                 }
             }
             Op::Exit { map } => {
                 if live > 1 {
                     let m = map % live;
                     vm.destroy_map(self.ids.remove(m));
-                    self.model.maps.remove(m);
+                    self.model.exit(m);
                 }
             }
         }
@@ -270,7 +149,7 @@ impl Run {
         for m in 0..self.ids.len() {
             let id = self.ids[m];
             for page in 0..WINDOW {
-                let expected = self.model.maps[m].get(&page).cloned();
+                let expected = self.model.page(m, addr(page) / PAGE_SIZE).cloned();
                 let region = self.f.vm.region(id, addr(page)).ok().filter(|r| r.start <= addr(page));
                 prop_assert_eq!(region.is_some(), expected.is_some(), "map {} page {}", m, page);
                 if let (Some(r), Some(s)) = (region, expected) {
@@ -280,7 +159,7 @@ impl Run {
                     Contents::Faulted => self.f.read(id, addr(page)),
                     Contents::Peeked => self.peek(id, page),
                 };
-                prop_assert_eq!(got, self.model.read(m, page), "contents of map {} page {}", m, page);
+                prop_assert_eq!(got, self.model.read(m, addr(page)), "contents of map {} page {}", m, page);
             }
         }
         self.f.vm.check_invariants();

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod model;
 pub mod review;
 
 use pmap_x86::sim::{Arena, SimFrames, SimMmu};
@@ -34,9 +35,16 @@ pub struct Fixture {
 impl Fixture {
     pub fn new(frames: usize) -> Self {
         let arena = Arena::new(frames);
+        let kernel_root = SimFrames(arena.clone()).allocate_frame().expect("a frame");
+        Self::on_arena(arena, kernel_root)
+    }
+
+    /// A new VM system on frames of `arena` (which may have served earlier ones: frames are
+    /// not zeroed), with `kernel_root` as the kernel's root table; the baseline is what is
+    /// free now.
+    pub fn on_arena(arena: Rc<Arena>, kernel_root: vm::Frame) -> Self {
         let sim = SimFrames(arena.clone());
-        let kernel_root = sim.allocate_frame().expect("a frame");
-        let pmap = X86Pmap::new(arena.window(), sim.clone(), SimMmu::default(), kernel_root, frames as u64);
+        let pmap = X86Pmap::new(arena.window(), sim.clone(), SimMmu::default(), kernel_root, arena.len() as u64);
         let vm = Vm::new(pmap, sim.clone(), arena.window());
         let baseline = sim.free_frames();
         Self { arena, vm, baseline }

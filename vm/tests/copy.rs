@@ -282,3 +282,44 @@ fn a_large_unaligned_copy_is_virtual_and_keeps_its_offset() {
     assert_eq!(bytes(&mut f, a, target, 1), [100]);
     f.check(&[a, b]);
 }
+
+/// A `vm_copy` whose target fails after the source could have been clipped for the copy
+/// changes nothing: every check comes before the copy is taken.
+#[test]
+fn a_failed_copy_between_clips_nothing() {
+    let mut f = Fixture::new(512);
+    let map = f.map();
+    let a = filled(&mut f, map, 32, 1);
+    let entries = f.vm.map(map).entries().count();
+    let unmapped = 0x7100_0000_0000;
+    assert_eq!(f.vm.copy_between(map, a + 0x503, 0xd000, map, unmapped), Err(VmError::InvalidAddress));
+    let read_only = filled(&mut f, map, 16, 2);
+    f.vm.protect(map, page(read_only + 4 * PAGE_SIZE), page(read_only + 5 * PAGE_SIZE), ProtectTarget::Current, Prot::READ).expect("mapped");
+    let entries_now = f.vm.map(map).entries().count();
+    assert_eq!(f.vm.copy_between(map, a + 0x200, 0xa000, map, read_only + 0x93), Err(VmError::ProtectionFailure));
+    assert_eq!(f.vm.map(map).entries().count(), entries_now, "no entry clipped");
+    assert!(entries_now <= entries + 3);
+    assert!(f.vm.map(map).entries().all(|e| !e.needs_copy), "the source was not marked for a copy");
+    f.vm.check_invariants();
+}
+
+/// A `vm_read` whose placement fails changes nothing either.
+#[test]
+fn a_failed_read_into_clips_nothing() {
+    let mut f = Fixture::new(512);
+    let (source, target) = (f.map(), f.map());
+    let a = filled(&mut f, source, 32, 1);
+    let entries = f.vm.map(source).entries().count();
+    for i in 0..3 {
+        f.vm.allocate(target, Placement::Fixed(page(0x10_0000 + 2 * i * PAGE_SIZE)), 1, NewMemory::DEFAULT).expect("room");
+    }
+    // The source may clip to 3 entries; the target, at 3 already, has no room for a piece.
+    f.vm.set_entry_limit(3);
+    assert_eq!(f.vm.read_into(source, a + PAGE_SIZE, 8 * PAGE_SIZE, target), Err(VmError::EntryLimit));
+    assert_eq!(f.vm.map(source).entries().count(), entries, "no entry clipped");
+    assert!(f.vm.map(source).entries().all(|e| !e.needs_copy));
+    f.vm.set_entry_limit(1 << 16);
+    let at = f.vm.read_into(source, a + PAGE_SIZE, 8 * PAGE_SIZE, target).expect("room now");
+    assert_eq!(bytes(&mut f, target, at, 8), bytes(&mut f, source, a + PAGE_SIZE, 8));
+    f.vm.check_invariants();
+}

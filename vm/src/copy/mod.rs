@@ -21,6 +21,7 @@ mod copyout;
 mod overwrite;
 mod pieces;
 pub mod remap;
+mod transfer;
 
 use crate::object::ObjectId;
 use crate::Prot;

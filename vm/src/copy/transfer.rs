@@ -1,0 +1,85 @@
+//! The calls built from a copy taken and used at once (`vm_copy`, `vm_write`, `vm_read`),
+//! all-or-nothing.
+//!
+//! Taking an entry-list copy clips the source's entries at the copied range and marks them
+//! copy-on-write; a copy discarded after a later step failed would leave those marks behind
+//! (and an entry more on each side). So every check of the later step comes first, against
+//! the largest copy the source range can give (one piece per source entry), and the copy is
+//! taken only when the whole call can no longer fail.
+
+use super::{CopyId, SourceDisposal, BUFFER_THRESHOLD};
+use crate::system::{MapId, Machine, Vm};
+use crate::types::{Access, Placement};
+use crate::{VmError, PAGE_SIZE};
+
+/// Entries clipping adds to a map at the two ends of a range.
+const CLIP_ENTRIES: usize = 2;
+
+impl<M: Machine> Vm<M> {
+    /// Copies `len` bytes at `from` in `source` over `to` in `target`, as if through a
+    /// temporary (the two ranges may overlap in one map).
+    ///
+    /// # Errors
+    ///
+    /// As [`copyin`](Self::copyin) for the source, then as
+    /// [`copy_overwrite`](Self::copy_overwrite) for the target; nothing changes on error.
+    #[doc(alias = "vm_copy")]
+    #[doc(alias = "vm_write")]
+    pub fn copy_between(&mut self, source: MapId, from: u64, len: u64, target: MapId, to: u64) -> Result<(), VmError> {
+        if len == 0 {
+            return Ok(());
+        }
+        let from_end = from.checked_add(len).ok_or(VmError::InvalidAddress)?;
+        let to_end = to.checked_add(len).ok_or(VmError::InvalidAddress)?;
+        self.check_access(source, from, from_end, Access::Read)?;
+        self.check_access(target, to, to_end, Access::Write)?;
+        let (start, end) = (to - to % PAGE_SIZE, to_end.next_multiple_of(PAGE_SIZE));
+        let aligned = len >= BUFFER_THRESHOLD && from % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && to % PAGE_SIZE == 0;
+        if aligned && self.map(target).overlapping(start, end).all(|e| !e.is_wired() && !e.is_shared) {
+            // Virtual: the pieces replace the target's entries.
+            let pieces = self.source_pieces(source, from, from_end);
+            let clipped_here = if source == target { CLIP_ENTRIES } else { 0 };
+            self.room_for(target, CLIP_ENTRIES + pieces + clipped_here)?;
+        } else {
+            // Physical: a frame per target page, and as many again for the source pages the
+            // copy may have to take at once (wired or shared source memory).
+            let source_pages = (from_end.next_multiple_of(PAGE_SIZE) - (from - from % PAGE_SIZE)) / PAGE_SIZE;
+            self.check_frames(target, start, end, (end - start) / PAGE_SIZE + source_pages)?;
+        }
+        let id = self.copyin(source, from, len, SourceDisposal::Keep)?;
+        self.copy_overwrite(target, to, id).inspect_err(|_| self.copy_discard(id))
+    }
+
+    /// Copies `len` bytes at `from` in `source` into new memory of `target`, placed anywhere;
+    /// returns the address of the first byte (0 for `len` 0).
+    ///
+    /// # Errors
+    ///
+    /// As [`copyin`](Self::copyin) for the source, then as [`copyout`](Self::copyout) for the
+    /// target; nothing changes on error.
+    #[doc(alias = "vm_read")]
+    pub fn read_into(&mut self, source: MapId, from: u64, len: u64, target: MapId) -> Result<u64, VmError> {
+        if len == 0 {
+            return Ok(0);
+        }
+        let from_end = from.checked_add(len).ok_or(VmError::InvalidAddress)?;
+        self.check_access(source, from, from_end, Access::Read)?;
+        let pages = (from % PAGE_SIZE + len).div_ceil(PAGE_SIZE);
+        let start = self.place(target, Placement::Anywhere { mask: 0 }, pages)?;
+        if len >= BUFFER_THRESHOLD {
+            let clipped_here = if source == target { CLIP_ENTRIES } else { 0 };
+            self.room_for(target, self.source_pieces(source, from, from_end) + clipped_here)?;
+        } else {
+            self.room_for(target, 1)?;
+            self.check_frames(target, start.addr(), start.addr() + pages * PAGE_SIZE, pages)?;
+        }
+        let id: CopyId = self.copyin(source, from, len, SourceDisposal::Keep)?;
+        self.copyout(target, id, Placement::Anywhere { mask: 0 }).inspect_err(|_| self.copy_discard(id))
+    }
+
+    /// The most pieces a copy of `[from, end)` of `map` can have: one per entry it overlaps.
+    fn source_pieces(&self, map: MapId, from: u64, end: u64) -> usize {
+        let (start, end) = (from - from % PAGE_SIZE, end.next_multiple_of(PAGE_SIZE));
+        self.map(map).overlapping(start, end).count()
+    }
+}

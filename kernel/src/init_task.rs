@@ -16,6 +16,14 @@ pub enum InitError {
     Empty,
     /// The init program could not be loaded.
     Load(loader::LoadError),
+    /// Fewer frames were free after every task had ended than before init started: the
+    /// tasks' memory was not all given back.
+    FramesLost {
+        /// Free frames before init.
+        before: u64,
+        /// Free frames after every task ended.
+        after: u64,
+    },
 }
 
 impl fmt::Display for InitError {
@@ -25,6 +33,9 @@ impl fmt::Display for InitError {
             Self::Ramdisk(e) => write!(f, "the ramdisk is malformed: {e:?}"),
             Self::Empty => f.write_str("the ramdisk holds no program"),
             Self::Load(e) => write!(f, "cannot start init: {e}"),
+            Self::FramesLost { before, after } => {
+                write!(f, "frame accounting: {before} frames free before init, {after} after every task ended")
+            }
         }
     }
 }
@@ -39,11 +50,12 @@ pub fn ramdisk(boot_info: &BootInfo) -> Option<&'static [u8]> {
 }
 
 /// Starts the first program of `ramdisk` as the privileged init task, runs every task to its
-/// end, and returns init's exit status.
+/// end, and returns init's exit status. Frame accounting is exact across the run: as many
+/// frames are free after every task has ended as before init started.
 ///
 /// # Errors
 ///
-/// [`InitError`] if there is no valid init program.
+/// [`InitError`] if there is no valid init program, or if frames were lost.
 pub fn run(ramdisk: Option<&'static [u8]>) -> Result<i32, InitError> {
     let bytes = ramdisk.ok_or(InitError::NoRamdisk)?;
     let mut first = None;
@@ -52,6 +64,7 @@ pub fn run(ramdisk: Option<&'static [u8]>) -> Result<i32, InitError> {
     })
     .map_err(InitError::Ramdisk)?;
     let program = first.ok_or(InitError::Empty)?;
+    let before = crate::memory::stats().free_frames;
     let init = loader::spawn(program.name, program.image, true).map_err(InitError::Load)?;
     task::retain(init);
     log::info!("init: task {} ({}) started", init.0, program.name);
@@ -59,5 +72,9 @@ pub fn run(ramdisk: Option<&'static [u8]>) -> Result<i32, InitError> {
     let status = task::exit_status(init).expect("every task has ended");
     task::forget(init);
     log::info!("init: exited with status {status}");
+    let after = crate::memory::stats().free_frames;
+    if after != before {
+        return Err(InitError::FramesLost { before, after });
+    }
     Ok(status)
 }

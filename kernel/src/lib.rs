@@ -5,11 +5,16 @@
 //! [`init`], which brings the machine into a known state:
 //!
 //! 1. the serial console and the `log` facade ([`console`]);
-//! 2. the GDT with its TSS and the IDT with a handler for every CPU exception ([`arch`]);
-//! 3. physical memory: the frame allocator over the boot memory map and the kernel heap
-//!    ([`memory`]);
+//! 2. physical memory: the frame allocator over the boot memory map and the kernel heap
+//!    ([`memory`]), then the kernel-stack area ([`memory::kstack`]);
+//! 3. the GDT with its TSS, whose interrupt stacks come from the kernel-stack area, and the IDT
+//!    with a handler for every CPU exception ([`arch`]);
 //! 4. the VM system ([`vm_system`]) over the physical map of the boot page table's kernel
 //!    half ([`pmap`]).
+//!
+//! Memory comes before the CPU tables because the double-fault stack is a guarded kernel
+//! stack; the bootloader installs no IDT, so a CPU exception in step 2 resets the machine
+//! (a panic there is still reported).
 
 #![no_std]
 #![feature(abi_x86_interrupt)]
@@ -22,6 +27,7 @@ pub mod arch;
 pub mod boot;
 pub mod console;
 pub mod init_task;
+pub mod ledger;
 pub mod limits;
 pub mod memory;
 pub mod panic;
@@ -37,7 +43,8 @@ pub use bootloader_api;
 
 use bootloader_api::BootInfo;
 
-/// Brings the kernel up on the boot CPU: console, CPU tables, physical memory.
+/// Brings the kernel up on the boot CPU: console, physical memory and kernel stacks, CPU
+/// tables, the VM system.
 ///
 /// # Panics
 ///
@@ -45,7 +52,8 @@ use bootloader_api::BootInfo;
 /// memory mapping), or if memory is too small to hold the kernel heap.
 pub fn init(boot_info: &'static mut BootInfo) {
     console::init();
-    arch::init();
     memory::init(boot_info);
+    memory::kstack::init();
+    arch::init();
     vm_system::init();
 }

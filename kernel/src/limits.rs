@@ -6,8 +6,9 @@
 //! - At most [`MAX_THREADS`] threads, [`MAX_TASKS`] tasks and [`MAX_HANDLES`] handles per
 //!   task exist.
 //! - Calls that make the kernel allocate are refused with `KERN_RESOURCE_SHORTAGE` while
-//!   less than [`heap_reserve`] bytes of heap are free; a fault that finds less than half of
-//!   it ends the faulting task. The reserve is larger than what any one call allocates (the
+//!   less than [`heap_reserve`] bytes of heap are free, or while the caller's family holds
+//!   more than its quota (`crate::ledger`); a fault that finds less than half of the reserve
+//!   ends the faulting task. The reserve is larger than what any one call allocates (the
 //!   largest is a fork of a map at the entry limit).
 
 use crate::memory::heap;
@@ -19,7 +20,8 @@ pub const MAX_TASKS: usize = 1024;
 /// Most handles in one task's table.
 pub const MAX_HANDLES: usize = 4096;
 
-fn heap_size() -> usize {
+/// Bytes in the kernel heap.
+pub fn heap_size() -> usize {
     heap::usage().1
 }
 
@@ -34,12 +36,15 @@ pub fn heap_reserve() -> usize {
     heap_size() / 8
 }
 
-/// Whether a call that allocates may go ahead.
+/// Whether a call that allocates may go ahead: the reserve is free, and the caller's family
+/// holds no more than its quota (`crate::ledger`).
 pub fn heap_allows_call() -> bool {
-    heap::free_bytes() >= heap_reserve()
+    heap::free_bytes() >= heap_reserve() && crate::ledger::current().within_quota()
 }
 
-/// Whether a fault may go ahead (it allocates a little: an object, a page index node).
+/// Whether a fault may go ahead (it allocates a little: an object, a page index node): half
+/// the reserve is free, and the faulting family is within its quota and half the reserve.
 pub fn heap_allows_fault() -> bool {
-    heap::free_bytes() >= heap_reserve() / 2
+    let ledger = crate::ledger::current();
+    heap::free_bytes() >= heap_reserve() / 2 && (ledger == crate::ledger::KERNEL || ledger.bytes() <= crate::ledger::quota() + heap_reserve() / 2)
 }

@@ -29,6 +29,7 @@ static VM: IrqMutex<Option<KernelVm>> = IrqMutex::new(None);
 pub fn init() {
     let mut vm = Vm::new(pmap::build(), KernelFrames, pmap::direct_map());
     vm.set_entry_limit(crate::limits::map_entry_limit());
+    vm.reserve_zero_page().expect("a free frame for the zero page at boot");
     *VM.lock() = Some(vm);
 }
 

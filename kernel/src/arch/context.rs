@@ -7,8 +7,9 @@
 
 use x86_64::VirtAddr;
 
-/// Saves the callee-saved registers on the current stack, stores the stack pointer in
-/// `*save`, loads `load` and returns into whatever that stack was switched away with.
+/// Saves the callee-saved registers and RFLAGS on the current stack, stores the stack pointer
+/// in `*save`, loads `load` and returns into whatever that stack was switched away with. Each
+/// context keeps its own flags, so nothing a thread's flags hold follows the switch.
 ///
 /// # Safety
 ///
@@ -23,8 +24,10 @@ pub unsafe extern "C" fn switch(save: *mut u64, load: u64) {
         "push r13",
         "push r14",
         "push r15",
+        "pushfq",
         "mov qword ptr [rdi], rsp",
         "mov rsp, rsi",
+        "popfq",
         "pop r15",
         "pop r14",
         "pop r13",
@@ -60,9 +63,12 @@ unsafe extern "C" fn enter_user() {
     );
 }
 
-/// Words [`prepare_first_entry`] writes below the top of a stack (an even number, so the
-/// `iretq` frame stays 16-byte aligned).
-pub const FIRST_ENTRY_WORDS: usize = 6 + 1 + 1 + 5 + 1;
+/// Words [`prepare_first_entry`] writes below the top of a stack (the `iretq` frame, five
+/// words and one of padding, ends at the 16-byte-aligned top).
+pub const FIRST_ENTRY_WORDS: usize = 1 + 6 + 1 + 1 + 5 + 1;
+
+/// The kernel RFLAGS a new thread's first switch loads: interrupts off, only the reserved bit.
+const FIRST_KERNEL_FLAGS: u64 = 0x2;
 
 /// Lays out `stack` (a fresh kernel stack, 16-byte aligned at its end) so that the first
 /// [`switch`] to it enters ring 3 at `entry` with stack pointer `user_stack`, `arg` in `rdi`
@@ -71,6 +77,7 @@ pub fn prepare_first_entry(stack: &mut [u64], entry: VirtAddr, user_stack: VirtA
     let selectors = super::gdt::selectors();
     let n = stack.len();
     let frame = [
+        FIRST_KERNEL_FLAGS,
         0, 0, 0, 0, 0, 0, // r15, r14, r13, r12, rbx, rbp
         enter_user as *const () as u64,
         arg,

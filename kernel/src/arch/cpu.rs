@@ -17,6 +17,9 @@ pub struct Features {
     pub smap: bool,
     /// Process-context identifiers (turned on by the pmap).
     pub pcid: bool,
+    /// User-mode instruction prevention (CR4.UMIP): `sgdt`, `sidt`, `sldt`, `smsw` and `str`
+    /// fault in ring 3 instead of revealing kernel addresses.
+    pub umip: bool,
 }
 
 static FEATURES: Once<Features> = Once::new();
@@ -30,17 +33,20 @@ fn detect() -> Features {
         smep: leaf7.ebx & (1 << 7) != 0,
         smap: leaf7.ebx & (1 << 20) != 0,
         pcid: leaf1.ecx & (1 << 17) != 0,
+        umip: leaf7.ecx & (1 << 2) != 0,
     }
 }
 
-/// Detects the features and turns on CR0.WP, EFER.NXE, CR4.SMEP and CR4.SMAP where present.
+/// Detects the features and turns on CR0.WP, EFER.NXE, CR4.SMEP, CR4.SMAP and CR4.UMIP where
+/// present.
 pub fn init() -> Features {
     let features = *FEATURES.call_once(detect);
     // SAFETY: each bit is set only if the CPU has the feature. WP makes read-only pages
     // read-only for the kernel too (every kernel page written to is mapped writable); NXE gives
     // meaning to bit 63 of page-table entries, which no kernel mapping the kernel executes from
     // carries; SMEP and SMAP forbid the kernel to execute or touch user pages, which it only
-    // touches inside `user::with_user_access`.
+    // touches inside `user::with_user_access`; UMIP only makes ring-3 descriptor-table reads
+    // fault, which the kernel never relies on.
     unsafe {
         Cr0::update(|flags| flags.insert(Cr0Flags::WRITE_PROTECT));
         if features.no_execute {
@@ -49,6 +55,7 @@ pub fn init() -> Features {
         Cr4::update(|flags| {
             flags.set(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION, features.smep);
             flags.set(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION, features.smap);
+            flags.set(Cr4Flags::USER_MODE_INSTRUCTION_PREVENTION, features.umip);
         });
     }
     features

@@ -1,10 +1,18 @@
 //! CPU exception handlers.
 //!
+//! Every handler first forbids kernel access to user pages (`cpu::forbid_user_access`: an
+//! exception from ring 3 keeps the task's RFLAGS.AC, which would lift SMAP); the CPU itself
+//! clears TF and NT on delivery, and the handlers' calling convention clears DF. Whether an
+//! exception came from ring 3 is decided by the interrupted CS alone; every such exception
+//! goes to the task's fault path (a page fault to the VM, anything else ends the task).
+//!
 //! A breakpoint is counted and execution resumes. A page fault is decoded (CR2 and the error
 //! code); if it was raised by a [`probe`](super::probe) routine it is recovered, otherwise it is
 //! a kernel bug and panics with the decoded fault. A double fault runs on its own IST stack and
-//! goes to the installed [double-fault hook](set_double_fault_hook) (the stack-overflow test
-//! uses it) or panics. Every other exception panics with its name and the interrupted frame.
+//! goes to the installed [double-fault hook](set_double_fault_hook) (the stack-overflow tests
+//! use it) or panics, as a kernel stack overflow (naming the stack) when CR2 lies in the guard
+//! page of a kernel stack (`memory::kstack`). Every other exception panics with its name and
+//! the interrupted frame.
 
 use super::probe;
 use core::fmt;
@@ -110,8 +118,8 @@ pub(super) extern "x86-interrupt" fn page_fault(
         error,
         ip: frame.instruction_pointer,
     };
-    if fault.error.contains(PageFaultErrorCode::USER_MODE) {
-        crate::task::user_fault(&fault);
+    if from_user(&frame) {
+        crate::task::user_fault(&fault, implicit_supervisor_access(&fault));
         return;
     }
     if let Some(fixup) = probe::fixup_for(fault.ip) {
@@ -136,7 +144,18 @@ pub(super) extern "x86-interrupt" fn page_fault(
         };
         return;
     }
+    if let Some(overflow) = crate::memory::kstack::overflow_at(fault.address) {
+        panic!("{overflow}: {fault}\n{frame:#?}");
+    }
     panic!("unhandled page fault: {fault}\n{frame:#?}");
+}
+
+/// Whether a fault raised by ring-3 code is an *implicit supervisor access*: the CPU touched
+/// a user page with supervisor rights on the task's behalf (under QEMU TCG, `iretq` and far
+/// returns pop their frame that way), and SMAP refused it. Mapping the page would not help, as
+/// it is already there: such a fault cannot be resolved and ends the task.
+fn implicit_supervisor_access(fault: &PageFault) -> bool {
+    !fault.error.contains(PageFaultErrorCode::USER_MODE) && fault.error.contains(PageFaultErrorCode::PROTECTION_VIOLATION)
 }
 
 /// Whether `fault` is a failed fetch of the target of `probe::call`: a kernel-mode fetch at
@@ -154,6 +173,7 @@ fn is_fetch_by_call_probe(frame: &InterruptStackFrame, fault: &PageFault) -> boo
 }
 
 pub(super) extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
+    super::cpu::forbid_user_access();
     if from_user(&frame) {
         crate::task::kill_current(format_args!("breakpoint trap at {:#x}", frame.instruction_pointer.as_u64()));
     }
@@ -162,20 +182,28 @@ pub(super) extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
 }
 
 pub(super) extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, _code: u64) -> ! {
+    super::cpu::forbid_user_access();
     let rsp: u64;
     // SAFETY: reads the stack pointer into a register; no memory is touched.
     unsafe { core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack)) };
     if let Some(hook) = double_fault_hook() {
         hook(&frame, VirtAddr::new(rsp));
     }
+    // A kernel stack that overflowed into its guard page: the page fault could not push its
+    // frame there, so it escalated; CR2 still holds the guard-page address.
+    if let Some(overflow) = crate::memory::kstack::overflow_at(VirtAddr::new_truncate(Cr2::read_raw())) {
+        panic!("{overflow} (stack pointer {:#x})\n{frame:#?}", frame.stack_pointer.as_u64());
+    }
     panic!("double fault\n{frame:#?}");
 }
 
 pub(super) extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
+    super::cpu::forbid_user_access();
     panic!("machine check\n{frame:#?}");
 }
 
-/// Whether the exception interrupted ring 3.
+/// Whether the exception interrupted ring 3: decided by the interrupted code segment, never
+/// by an error-code bit (a ring-3 instruction can make the CPU access memory as a supervisor).
 fn from_user(frame: &InterruptStackFrame) -> bool {
     frame.code_segment.rpl() == x86_64::PrivilegeLevel::Ring3
 }
@@ -184,6 +212,7 @@ fn from_user(frame: &InterruptStackFrame) -> bool {
 macro_rules! fatal {
     ($($name:ident => $what:literal),* $(,)?) => {$(
         pub(super) extern "x86-interrupt" fn $name(frame: InterruptStackFrame) {
+            super::cpu::forbid_user_access();
             if from_user(&frame) {
                 crate::task::kill_current(format_args!(concat!($what, " at {:#x}"), frame.instruction_pointer.as_u64()));
             }
@@ -196,6 +225,7 @@ macro_rules! fatal {
 macro_rules! fatal_with_code {
     ($($name:ident => $what:literal),* $(,)?) => {$(
         pub(super) extern "x86-interrupt" fn $name(frame: InterruptStackFrame, code: u64) {
+            super::cpu::forbid_user_access();
             if from_user(&frame) {
                 crate::task::kill_current(format_args!(concat!($what, " (error code {:#x}) at {:#x}"), code, frame.instruction_pointer.as_u64()));
             }

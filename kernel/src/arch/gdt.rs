@@ -2,7 +2,14 @@
 //!
 //! Segment order is fixed by `syscall`/`sysret` (STAR): kernel code, kernel data, then user
 //! data and user code.
+//!
+//! The TSS names two kinds of stack: RSP0, the running thread's kernel stack (set at every
+//! switch), and the interrupt stacks (IST), allocated here at boot from the kernel-stack area
+//! (`memory::kstack`) so that each has a guard page below it. The double fault runs on IST
+//! index [`DOUBLE_FAULT_IST_INDEX`], so that it still has a stack when a kernel stack
+//! overflowed into its guard page.
 
+use crate::memory::kstack::{KernelStack, StackOwner};
 use core::cell::UnsafeCell;
 use spin::Once;
 use x86_64::instructions::segmentation::{Segment, CS, DS, ES, SS};
@@ -13,19 +20,15 @@ use x86_64::VirtAddr;
 
 /// IST slot of the double-fault handler's stack.
 pub const DOUBLE_FAULT_IST_INDEX: u16 = 0;
-/// Size of the double-fault stack.
-pub const DOUBLE_FAULT_STACK_SIZE: usize = 16 * 1024;
+/// Interrupt stacks in the TSS's interrupt stack table (IST indices `0..IST_STACKS`). Each is
+/// a kernel stack above a guard page (`memory::kstack`), which reserves a slot for each.
+pub const IST_STACKS: usize = 1;
 
-/// The double-fault stack: a static, so that it exists before the heap does, and in a
-/// writable section because of its `UnsafeCell`.
-#[repr(C, align(16))]
-struct IstStack(UnsafeCell<[u8; DOUBLE_FAULT_STACK_SIZE]>);
+// The TSS holds seven interrupt stacks, and the double fault needs one.
+const _: () = assert!(IST_STACKS <= 7 && (DOUBLE_FAULT_IST_INDEX as usize) < IST_STACKS);
 
-// SAFETY: Rust code never reads or writes the stack's bytes; only the CPU does, when it
-// delivers a double fault on it.
-unsafe impl Sync for IstStack {}
-
-static DOUBLE_FAULT_STACK: IstStack = IstStack(UnsafeCell::new([0; DOUBLE_FAULT_STACK_SIZE]));
+/// The interrupt stacks, by IST index: allocated at boot, never freed.
+static IST: Once<[KernelStack; IST_STACKS]> = Once::new();
 
 /// Segment selectors of the loaded GDT.
 #[derive(Debug, Clone, Copy)]
@@ -54,17 +57,32 @@ static TSS: Once<TssCell> = Once::new();
 static GDT: Once<(GlobalDescriptorTable, Selectors)> = Once::new();
 
 /// Address range `[start, end)` of the double-fault stack.
+///
+/// # Panics
+///
+/// If called before [`init`].
 pub fn double_fault_stack() -> (VirtAddr, VirtAddr) {
-    let start = VirtAddr::from_ptr(DOUBLE_FAULT_STACK.0.get());
-    (start, start + DOUBLE_FAULT_STACK_SIZE as u64)
+    let stack = &IST.get().expect("gdt::init has run")[usize::from(DOUBLE_FAULT_IST_INDEX)];
+    (stack.bottom(), stack.top())
 }
 
-/// Loads the GDT and TSS and reloads every segment register. Called once, at boot (loading
-/// the TSS marks it busy, so a second load would fault).
+/// Allocates the interrupt stacks, then loads the GDT and TSS and reloads every segment
+/// register. Called once, at boot, after `memory::kstack::init` (loading the TSS marks it
+/// busy, so a second load would fault).
+///
+/// # Panics
+///
+/// If the interrupt stacks cannot be allocated.
 pub fn init() {
+    let ist = IST.call_once(|| {
+        let allocate = |index: usize| KernelStack::allocate(StackOwner::Interrupt(index as u16));
+        core::array::from_fn(|index| allocate(index).expect("an interrupt stack at boot"))
+    });
     let tss = TSS.call_once(|| {
         let mut tss = TaskStateSegment::new();
-        tss.interrupt_stack_table[DOUBLE_FAULT_IST_INDEX as usize] = double_fault_stack().1;
+        for (index, stack) in ist.iter().enumerate() {
+            tss.interrupt_stack_table[index] = stack.top();
+        }
         TssCell(UnsafeCell::new(tss))
     });
     // SAFETY: nothing else refers to the TSS yet: it is not loaded, and `set_kernel_stack`

@@ -94,6 +94,20 @@ extern "C" fn dispatch_from_entry(frame: &mut SyscallFrame) {
     crate::syscall::dispatch(frame);
 }
 
+/// The RFLAGS bits `syscall` clears on entry, so that nothing a task sets in its own flags
+/// reaches kernel code: interrupts stay off until the stub is on a kernel stack (IF), string
+/// instructions run forwards (DF), no single-step trap in the kernel (TF), SMAP stays on (AC),
+/// no nested-task return (NT: an `iretq` with it set faults in long mode), and the I/O
+/// privilege level is 0 (IOPL, which ring 3 cannot raise but is cleared all the same).
+pub const ENTRY_FLAGS_MASK: RFlags = RFlags::INTERRUPT_FLAG
+    .union(RFlags::DIRECTION_FLAG)
+    .union(RFlags::TRAP_FLAG)
+    .union(RFlags::ALIGNMENT_CHECK)
+    .union(RFlags::NESTED_TASK)
+    .union(RFlags::IOPL_HIGH)
+    .union(RFlags::IOPL_LOW)
+    .union(RFlags::RESUME_FLAG);
+
 /// Turns on `syscall`/`sysret` and points them at the entry stub.
 pub fn init() {
     let selectors = super::gdt::selectors();
@@ -104,7 +118,7 @@ pub fn init() {
         Star::write(selectors.user_code, selectors.user_data, selectors.kernel_code, selectors.kernel_data)
             .expect("GDT order fits STAR");
         LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
-        SFMask::write(RFlags::INTERRUPT_FLAG | RFlags::DIRECTION_FLAG | RFlags::TRAP_FLAG | RFlags::ALIGNMENT_CHECK);
+        SFMask::write(ENTRY_FLAGS_MASK);
         Efer::update(|flags| flags.insert(EferFlags::SYSTEM_CALL_EXTENSIONS));
     }
 }

@@ -1,5 +1,14 @@
 //! The kernel heap: `linked_list_allocator` over a physically contiguous range reached through
 //! the physical-memory mapping, behind an interrupt-safe lock.
+//!
+//! Every block is charged to a ledger (`crate::ledger`): a header before the block holds the
+//! ledger's number, so that freeing credits the ledger that was charged, whoever frees.
+//!
+//! ```text
+//!  ┌──────── header (max(16, align) bytes) ────────┬────────── the caller's block ─────────┐
+//!  │ padding …                     ledger (u64)    │ layout.size() bytes, aligned           │
+//!  └───────────────────────────────────────────────┴────────────────────────────────────────┘
+//! ```
 
 use crate::sync::IrqMutex;
 use core::alloc::{GlobalAlloc, Layout};
@@ -37,23 +46,42 @@ pub fn usage() -> (usize, usize) {
     (HEAP.in_use.load(Ordering::Relaxed), HEAP.heap.lock().size())
 }
 
+/// The block the heap hands out for `layout`, header included, and the header's size.
+fn with_header(layout: Layout) -> Option<(Layout, usize)> {
+    let header = layout.align().max(16);
+    let size = layout.size().checked_add(header)?;
+    Some((Layout::from_size_align(size, header).ok()?, header))
+}
+
 // SAFETY: allocation and deallocation go through `linked_list_allocator::Heap`, whose blocks
-// never overlap, under a lock that also excludes interrupt handlers on this CPU.
+// never overlap, under a lock that also excludes interrupt handlers on this CPU. The caller's
+// block starts `header` bytes into the heap's block, which is aligned to `header` (at least
+// the caller's alignment), so it is aligned and as long as asked.
 unsafe impl GlobalAlloc for KernelHeap {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match self.heap.lock().allocate_first_fit(layout) {
-            Ok(block) => {
-                self.in_use.fetch_add(layout.size(), Ordering::Relaxed);
-                block.as_ptr()
-            }
-            Err(()) => null_mut(),
+        let Some((outer, header)) = with_header(layout) else { return null_mut() };
+        let Ok(block) = self.heap.lock().allocate_first_fit(outer) else { return null_mut() };
+        let ledger = crate::ledger::current().raw();
+        crate::ledger::charge(ledger, outer.size());
+        self.in_use.fetch_add(outer.size(), Ordering::Relaxed);
+        // SAFETY: the block is `outer.size()` bytes, so `header` bytes in is inside it, and
+        // the word before that lies in the header (header >= 16), aligned to 8.
+        unsafe {
+            let inner = block.as_ptr().add(header);
+            inner.cast::<u64>().sub(1).write(u64::from(ledger));
+            inner
         }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        self.in_use.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this `layout` (the GlobalAlloc contract), so it
-        // is non-null and a live block of this heap.
-        unsafe { self.heap.lock().deallocate(NonNull::new_unchecked(ptr), layout) };
+        let (outer, header) = with_header(layout).expect("the layout was allocated");
+        // SAFETY: `ptr` came from `alloc` with this `layout` (the GlobalAlloc contract): it is
+        // `header` bytes into a live block of this heap, whose header holds its ledger.
+        unsafe {
+            let ledger = ptr.cast::<u64>().sub(1).read() as u32;
+            crate::ledger::credit(ledger, outer.size());
+            self.in_use.fetch_sub(outer.size(), Ordering::Relaxed);
+            self.heap.lock().deallocate(NonNull::new_unchecked(ptr.sub(header)), outer);
+        }
     }
 }

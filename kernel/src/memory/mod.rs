@@ -4,9 +4,11 @@
 //! [`phys_to_virt`]. The heap is a contiguous run of frames taken from the largest usable
 //! region before the frame allocator exists; the allocator then owns every other usable frame
 //! at or above 1 MiB (the first megabyte holds firmware data and is never handed out).
+//! Kernel stacks live in an area of their own, each above a guard page ([`kstack`]).
 
 pub mod frames;
 pub mod heap;
+pub mod kstack;
 
 use crate::boot::PHYS_MAP_BASE;
 use crate::sync::IrqMutex;

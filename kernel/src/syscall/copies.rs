@@ -47,6 +47,10 @@ pub fn vm_copyin(task: u64, address: u64, size: u64, src_destroy: u64, copy_ptr:
         return Err(KERN_RESOURCE_SHORTAGE);
     }
     let (start, end) = (Page::containing(address), Page::containing((address + size).next_multiple_of(PAGE_SIZE)));
+    if src_destroy != 0 && map == own_map()? && user::overlaps(copy_ptr, 8, start.addr(), end.addr()) {
+        // The move would remove the out-parameter before it could be written.
+        return Err(KERN_INVALID_ADDRESS);
+    }
     let id = {
         let mut vm = vm_system::lock();
         if src_destroy != 0 {
@@ -55,13 +59,20 @@ pub fn vm_copyin(task: u64, address: u64, size: u64, src_destroy: u64, copy_ptr:
         vm.copyin(map, address, size, SourceDisposal::Keep).map_err(kr)?
     };
     let name = task::grant(caller(), Handle::Copy(id));
-    user::write_u64(copy_ptr, u64::from(name))?;
+    if let Err(e) = user::write_u64(copy_ptr, u64::from(name)) {
+        task::revoke(caller(), name);
+        return Err(e);
+    }
     if src_destroy != 0 {
-        // A move removes the source last, after everything that could fail (the
-        // out-parameter may lie in the source).
+        // A move removes the source last, after everything that could fail.
         vm_system::lock().deallocate(map, start, end).expect("checked");
     }
     Ok(())
+}
+
+/// The caller's own map.
+fn own_map() -> Result<MapId, kern_return_t> {
+    task::map_of(caller()).ok_or(KERN_INVALID_TASK)
 }
 
 /// `vm_copyout(task, copy, *address)`: places the copy anywhere and consumes the handle;
@@ -109,11 +120,7 @@ pub fn vm_read(task: u64, address: u64, size: u64, data_ptr: u64, count_ptr: u64
     if !byte_range(address, size)? {
         return user::write_u64(data_ptr, 0).and_then(|()| user::write_u64(count_ptr, 0));
     }
-    let placed = {
-        let mut vm = vm_system::lock();
-        let id = vm.copyin(source, address, size, SourceDisposal::Keep).map_err(kr)?;
-        vm.copyout(me, id, Placement::Anywhere { mask: 0 }).inspect_err(|_| vm.copy_discard(id)).map_err(kr)?
-    };
+    let placed = vm_system::lock().read_into(source, address, size, me).map_err(kr)?;
     user::write_u64(data_ptr, placed).and_then(|()| user::write_u64(count_ptr, size))
 }
 
@@ -136,9 +143,7 @@ fn overwrite_from(source: MapId, from: u64, count: u64, target: MapId, to: u64) 
     if !byte_range(to, count)? || !source_nonempty {
         return Ok(());
     }
-    let mut vm = vm_system::lock();
-    let id = vm.copyin(source, from, count, SourceDisposal::Keep).map_err(kr)?;
-    vm.copy_overwrite(target, to, id).inspect_err(|_| vm.copy_discard(id)).map_err(kr)
+    vm_system::lock().copy_between(source, from, count, target, to).map_err(kr)
 }
 
 /// `vm_remap(*args)`: the source range mapped into the target, shared or copied; the

@@ -23,7 +23,7 @@ fn allocate(address_ptr: u64, size: u64, flags: u64, map_now: bool) -> Result<()
     if flags & !(VM_HERE | VM_ZEROFILL) != 0 || size % PAGE_SIZE != 0 {
         return Err(EINVAL);
     }
-    let address = user::read_u64(address_ptr).map_err(|_| EINVAL)?;
+    let address = user::read_in_out_u64(address_ptr).map_err(|_| EINVAL)?;
     if size == 0 {
         return Ok(());
     }
@@ -74,5 +74,9 @@ fn deallocate(address: u64, size: u64) -> Result<(), Errno> {
         return Ok(());
     }
     let map = task::map_of(caller()).ok_or(EINVAL)?;
-    vm_system::lock().deallocate(map, Page::containing(address), Page::containing(end)).map_err(|_| EINVAL)
+    match super::memory::deallocate(&mut vm_system::lock(), map, Page::containing(address), Page::containing(end)) {
+        Ok(()) => Ok(()),
+        Err(VmError::OutOfMemory) => Err(ENOMEM),
+        Err(_) => Err(EINVAL),
+    }
 }

@@ -58,7 +58,7 @@ fn vm_allocate(task: u64, address_ptr: u64, size: u64, flags: u64) -> KernResult
         f if f == VM_FLAGS_FIXED as u64 => false,
         _ => return Err(KERN_INVALID_ARGUMENT),
     };
-    let address = user::read_u64(address_ptr)?;
+    let address = user::read_in_out_u64(address_ptr)?;
     if size == 0 {
         return if anywhere { user::write_u64(address_ptr, 0) } else { Ok(()) };
     }
@@ -80,7 +80,19 @@ fn vm_allocate(task: u64, address_ptr: u64, size: u64, flags: u64) -> KernResult
 
 fn vm_deallocate(task: u64, address: u64, size: u64) -> KernResult {
     let map = target_map(task)?;
-    on_range(map, existing_range(address, size)?, |vm, m, s, e| vm.deallocate(m, s, e))
+    on_range(map, existing_range(address, size)?, deallocate)
+}
+
+/// Removes `[start, end)` of `map`. Removing the middle of an entry leaves two entries (more
+/// kernel memory), so it is refused as any allocating call is when the heap or the caller's
+/// family is short (`limits::heap_allows_call`); any other removal only frees.
+pub(super) fn deallocate(vm: &mut vm_system::KernelVm, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
+    let (s, e) = (start.addr(), end.addr());
+    let splits = vm.map(map).lookup(s).is_some_and(|entry| entry.start < s && e < entry.end);
+    if splits && !crate::limits::heap_allows_call() {
+        return Err(VmError::OutOfMemory);
+    }
+    vm.deallocate(map, start, end)
 }
 
 fn vm_protect(task: u64, address: u64, size: u64, set_maximum: u64, new_protection: u64) -> KernResult {

@@ -62,14 +62,15 @@ pub fn dispatch(frame: &mut SyscallFrame) {
 }
 
 /// Whether `call` can make the kernel allocate memory that stays (map entries, objects,
-/// tasks, threads, handles).
+/// tasks, threads, handles, copies). Every call is taken to, except those known to only read,
+/// free or allocate what they free before returning; removal calls are gated where they
+/// split an entry (`memory::deallocate`).
 fn allocates(call: Sysno) -> bool {
     use Sysno::*;
-    matches!(
+    !matches!(
         call,
-        VmAllocate | VmProtect | VmInherit | VmBehaviorSet | VmWire | VmMap | MachMakeMemoryEntry | TaskCreate
-            | ThreadCreateRunning | HurdVmAllocate | VmCopyin | VmCopyout | VmCopyOverwrite | VmRead | VmWrite
-            | VmCopy | VmRemap
+        ConsoleWrite | TaskExit | MachTaskSelf | VmDeallocate | HurdVmDeallocate | VmRegion | VmMsync | VmStatistics
+            | VmMachineAttribute | VmCopyDiscard | TaskTerminate | TaskWait | TaskInfo | MachPortDeallocate | ClockTscHz
     )
 }
 

@@ -1,6 +1,6 @@
 //! `vm_map`, `mach_make_memory_entry` and `vm_machine_attribute`.
 
-use super::memory::{kr, prot_value, require_mapped};
+use super::memory::{existing_range, kr, prot_value, require_mapped};
 use super::{caller, target_map, user, with_handles, KernResult};
 use crate::task::{self, handles::Handle};
 use crate::vm_system;
@@ -77,8 +77,8 @@ pub fn mach_make_memory_entry(task_name: u64, size_ptr: u64, offset: u64, permis
     let map = target_map(task_name)?;
     let create = permission & MAP_MEM_NAMED_CREATE as u64 != 0;
     let prot = prot_value(permission & !(MAP_MEM_NAMED_CREATE as u64))?;
-    let size = user::read_u64(size_ptr)?;
-    user::read_u64(handle_ptr)?;
+    let size = user::read_in_out_u64(size_ptr)?;
+    user::check_writable_u64(handle_ptr)?;
     let parent = u32::try_from(parent).map_err(|_| KERN_INVALID_ARGUMENT)?;
     let rounded = size.checked_next_multiple_of(PAGE_SIZE).filter(|&s| s != 0).ok_or(KERN_INVALID_ARGUMENT)?;
     if !task::room_for_handle(caller()) {
@@ -115,11 +115,15 @@ pub fn vm_machine_attribute(task_name: u64, address: u64, size: u64, attribute: 
     if attribute != u64::from(MATTR_CACHE) {
         return Err(KERN_INVALID_ARGUMENT);
     }
-    let value = user::read_u64(value_ptr)? as i32;
+    let value = user::read_in_out_u64(value_ptr)? as i32;
     if ![MATTR_VAL_GET, MATTR_VAL_CACHE_FLUSH, MATTR_VAL_ICACHE_FLUSH, MATTR_VAL_DCACHE_FLUSH].contains(&value) {
         return Err(KERN_INVALID_ARGUMENT);
     }
-    require_mapped(map, address, size)?;
+    // A range with an unmapped page is "not a valid address range in task" (seed 003):
+    // KERN_INVALID_ARGUMENT, unlike vm_protect; a range outside the map follows the range
+    // table (KERN_INVALID_ADDRESS).
+    existing_range(address, size)?;
+    require_mapped(map, address, size).map_err(|_| KERN_INVALID_ARGUMENT)?;
     if value == MATTR_VAL_GET {
         user::write_u64(value_ptr, MATTR_VAL_ON as u32 as u64)?;
     }

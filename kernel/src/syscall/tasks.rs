@@ -15,16 +15,23 @@ use x86_64::VirtAddr;
 pub fn task_create(parent: u64, inherit_memory: u64, child_ptr: u64) -> KernResult {
     let parent = target_task(parent)?;
     let parent_map = task::map_of(parent).ok_or(KERN_INVALID_TASK)?;
+    user::check_writable_u64(child_ptr)?;
     if !task::room_for_task_and_handle(caller()) {
         return Err(KERN_RESOURCE_SHORTAGE);
     }
+    let family = child_family()?;
     let map = {
         let mut vm = vm_system::lock();
         let result = if inherit_memory != 0 { vm.fork(parent_map) } else { vm.create_map(vm::api::USER_MIN, USER_MAX) };
-        result.map_err(|_| KERN_RESOURCE_SHORTAGE)?
+        result.map_err(|_| {
+            if let task::Family::New(ledger) = family {
+                crate::ledger::leave(ledger);
+            }
+            KERN_RESOURCE_SHORTAGE
+        })?
     };
     let name = task::name(parent);
-    let child = task::create(&name, map, false);
+    let child = task::create(&name, map, false, family);
     let handle = task::grant(caller(), Handle::Task(child));
     if let Err(e) = user::write_u64(child_ptr, u64::from(handle)) {
         task::revoke(caller(), handle);
@@ -34,8 +41,23 @@ pub fn task_create(parent: u64, inherit_memory: u64, child_ptr: u64) -> KernResu
     Ok(())
 }
 
+/// The family a child of the caller joins: a new one if the caller holds the host handle
+/// (init's children each head a family), the caller's own otherwise, if it has room.
+fn child_family() -> Result<task::Family, kern_return_t> {
+    let me = caller();
+    if super::with_handles(|h| h.find(Handle::Host)).is_some() {
+        return crate::ledger::open().map(task::Family::New).ok_or(KERN_RESOURCE_SHORTAGE);
+    }
+    let ledger = task::ledger_of(me);
+    if crate::ledger::members(ledger) >= task::FAMILY_TASKS {
+        return Err(KERN_RESOURCE_SHORTAGE);
+    }
+    Ok(task::Family::Join(ledger))
+}
+
 /// `thread_create_running(task, entry, stack, arg)`: starts a thread in `task` at `entry` with
-/// stack pointer `stack` and `arg` as its first argument.
+/// stack pointer `stack` and `arg` as its first argument. No kernel stack to be had (every
+/// slot taken, or no free frame): `KERN_RESOURCE_SHORTAGE`.
 pub fn thread_create_running(task_name: u64, entry: u64, stack: u64, arg: u64) -> KernResult {
     let task = target_task(task_name)?;
     if task::map_of(task).is_none() {
@@ -44,10 +66,11 @@ pub fn thread_create_running(task_name: u64, entry: u64, stack: u64, arg: u64) -
     if entry >= USER_MAX || stack > USER_MAX {
         return Err(KERN_INVALID_ADDRESS);
     }
-    if sched::thread_count() >= crate::limits::MAX_THREADS {
+    let family_threads = crate::ledger::threads(task::ledger_of(task));
+    if sched::thread_count() >= crate::limits::MAX_THREADS || family_threads >= task::FAMILY_THREADS {
         return Err(KERN_RESOURCE_SHORTAGE);
     }
-    sched::spawn(task, VirtAddr::new(entry), VirtAddr::new(stack), arg);
+    sched::spawn(task, VirtAddr::new(entry), VirtAddr::new(stack), arg).map_err(|_| KERN_RESOURCE_SHORTAGE)?;
     Ok(())
 }
 

@@ -67,14 +67,35 @@ pub fn write_u64(dst: u64, value: u64) -> Result<(), kern_return_t> {
 }
 
 /// Checks that the `u64` at user address `ptr` can be written, by writing back what it
-/// holds: the caller's memory is unchanged, and a later write of the result cannot fail
-/// (interrupts stay off in the kernel, so nothing can change the page meanwhile).
+/// holds: the caller's memory is unchanged, the page is now resident and privately writable
+/// (copy-on-write resolved), and a later write of the result cannot fail (interrupts stay off
+/// in the kernel, so nothing can change the page meanwhile, except the call itself: a call
+/// that removes or shares memory of the caller checks that its out-parameters lie outside
+/// that range).
+///
+/// Every call prepares each of its out-parameters this way before it changes anything.
 ///
 /// # Errors
 ///
 /// As [`copy_out`].
 pub fn check_writable_u64(ptr: u64) -> Result<(), kern_return_t> {
-    write_u64(ptr, read_u64(ptr)?)
+    read_in_out_u64(ptr).map(|_| ())
+}
+
+/// Reads an in/out `u64` at user address `ptr`, prepared as [`check_writable_u64`] does.
+///
+/// # Errors
+///
+/// As [`copy_out`].
+pub fn read_in_out_u64(ptr: u64) -> Result<u64, kern_return_t> {
+    let value = read_u64(ptr)?;
+    write_u64(ptr, value)?;
+    Ok(value)
+}
+
+/// Whether the `len` bytes at `ptr` overlap the page range `[start, end)`.
+pub fn overlaps(ptr: u64, len: u64, start: u64, end: u64) -> bool {
+    ptr < end && ptr.saturating_add(len) > start
 }
 
 /// Types that cross the boundary as their bytes: `#[repr(C)]` structs of integers only,

@@ -17,6 +17,17 @@ pub enum Handle {
     Copy(vm::CopyId),
 }
 
+impl Handle {
+    /// The task this handle names, if it is a task other than `holder` (a task's handle to
+    /// itself does not keep it reachable).
+    pub fn other_task(self, holder: TaskId) -> Option<TaskId> {
+        match self {
+            Self::Task(t) if t != holder => Some(t),
+            _ => None,
+        }
+    }
+}
+
 /// A task's handles, by name. Name 0 is `MACH_PORT_NULL` and never used. Tables change only
 /// through `task::grant` and `task::revoke`, which keep the tasks' reference counts.
 ///
@@ -72,6 +83,25 @@ impl HandleTable {
         if name == 0 {
             return None;
         }
-        self.slots.get_mut(name as usize)?.take()
+        let handle = self.slots.get_mut(name as usize)?.take()?;
+        self.trim();
+        Some(handle)
+    }
+
+    /// Gives back capacity grown at a peak: drops free names at the top (the lowest free
+    /// name is reused first, so live handles gather at the bottom) and shrinks storage left
+    /// mostly unused.
+    fn trim(&mut self) {
+        while self.slots.len() > 1 && self.slots.last() == Some(&None) {
+            self.slots.pop();
+        }
+        if self.slots.capacity() > 16 && self.slots.len() < self.slots.capacity() / 4 {
+            self.slots.shrink_to((self.slots.len() * 2).max(16));
+        }
+    }
+
+    /// Storage allocated for names (live or free).
+    pub fn capacity(&self) -> usize {
+        self.slots.capacity()
     }
 }

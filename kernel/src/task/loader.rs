@@ -12,6 +12,7 @@
 //! an overflow faults).
 
 use super::{sched, TaskId};
+use crate::memory::kstack::KernelStackError;
 use crate::vm_system;
 use alloc::vec::Vec;
 use core::fmt;
@@ -34,6 +35,8 @@ pub enum LoadError {
     BadElf(&'static str),
     /// The VM refused (out of memory, most likely).
     Vm(VmError),
+    /// No kernel stack for the first thread (every slot taken, or no free frame).
+    KernelStack(KernelStackError),
 }
 
 impl fmt::Display for LoadError {
@@ -41,6 +44,7 @@ impl fmt::Display for LoadError {
         match self {
             Self::BadElf(why) => write!(f, "not a loadable executable: {why}"),
             Self::Vm(e) => write!(f, "cannot map the executable: {e}"),
+            Self::KernelStack(e) => write!(f, "cannot start its thread: {e}"),
         }
     }
 }
@@ -68,7 +72,10 @@ pub fn spawn(name: &str, image: &[u8], privileged: bool) -> Result<TaskId, LoadE
         super::end(task, super::KILLED_STATUS);
         return Err(LoadError::Vm(e));
     }
-    sched::spawn(task, VirtAddr::new(entry), VirtAddr::new(STACK_TOP - 8), 0);
+    if let Err(e) = sched::spawn(task, VirtAddr::new(entry), VirtAddr::new(STACK_TOP - 8), 0) {
+        super::end(task, super::KILLED_STATUS);
+        return Err(LoadError::KernelStack(e));
+    }
     Ok(task)
 }
 

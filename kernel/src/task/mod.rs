@@ -8,6 +8,12 @@
 //! scheduler has switched away from its address space). The record stays while some handle
 //! names the task, so that its creator can read the status.
 //!
+//! A task that nothing can reach any more ends: one with no thread whose last handle held by
+//! another task goes away (dropped with `mach_port_deallocate`, or with its holder's end).
+//! The end of a task drops its handles, so its thread-less children end with it, and theirs
+//! with them: [`end`] works through a list rather than recursing, however deep the family.
+//! Handles to a task are given only to its creator, so references never form a cycle.
+//!
 //! # Locks
 //!
 //! Three locks, never nested: the task table ([`TASKS`]), the scheduler (`sched`) and the
@@ -22,6 +28,8 @@ use crate::sync::IrqMutex;
 use crate::vm_system;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::vec::Vec;
+use crate::ledger::LedgerId;
 use handles::{Handle, HandleTable};
 use vm::api::{USER_MAX, USER_MIN};
 use vm::{Access, FaultOutcome, MapId};
@@ -37,8 +45,9 @@ pub const KILLED_STATUS: i32 = -1;
 /// A task: an address space and the handles it holds.
 ///
 /// Invariants: `map` is `Some` while the task is alive, and after its end until the map is
-/// destroyed; `refs` counts the `Handle::Task` naming this task in every handle table, plus
-/// the kernel's own references ([`retain`]).
+/// destroyed; `refs` counts the `Handle::Task` naming this task in *other* tasks' handle
+/// tables, plus the kernel's own references ([`retain`]); a live task with `refs == 0` has a
+/// thread (or is being set up by the kernel, which holds it until its first thread starts).
 pub struct Task {
     /// Its name, for reports.
     pub name: String,
@@ -51,6 +60,8 @@ pub struct Task {
     /// User page faults taken.
     pub faults: u64,
     refs: u32,
+    /// The ledger of its family (`crate::ledger`), charged for what it makes the kernel hold.
+    pub ledger: LedgerId,
 }
 
 /// Every task, by id.
@@ -58,14 +69,22 @@ pub(crate) static TASKS: IrqMutex<BTreeMap<TaskId, Task>> = IrqMutex::new(BTreeM
 static NEXT_TASK: IrqMutex<u32> = IrqMutex::new(1);
 
 /// Makes a task with `map` (which it now owns) and a handle to itself (and, for
-/// `privileged`, the host handle).
-pub fn create(name: &str, map: MapId, privileged: bool) -> TaskId {
+/// `privileged`, the host handle), in the family of `ledger` (counted as one more member,
+/// except for a ledger just opened, which counts its first member).
+pub fn create(name: &str, map: MapId, privileged: bool, ledger: Family) -> TaskId {
+    let ledger = match ledger {
+        Family::New(ledger) => ledger,
+        Family::Join(ledger) => {
+            crate::ledger::join(ledger);
+            ledger
+        }
+    };
     let id = {
         let mut next = NEXT_TASK.lock();
         *next += 1;
         TaskId(*next - 1)
     };
-    let task = Task { name: name.into(), map: Some(map), handles: HandleTable::new(), exit_status: None, faults: 0, refs: 0 };
+    let task = Task { name: name.into(), map: Some(map), handles: HandleTable::new(), exit_status: None, faults: 0, refs: 0, ledger };
     TASKS.lock().insert(id, task);
     grant(id, Handle::Task(id));
     if privileged {
@@ -75,20 +94,42 @@ pub fn create(name: &str, map: MapId, privileged: bool) -> TaskId {
     id
 }
 
-/// Makes a task with an empty user map.
+/// Which family a new task joins.
+#[derive(Clone, Copy, Debug)]
+pub enum Family {
+    /// A family of its own, with a ledger just opened.
+    New(LedgerId),
+    /// Its creator's.
+    Join(LedgerId),
+}
+
+/// Makes a task with an empty user map, heading a family of its own.
 ///
 /// # Errors
 ///
-/// [`vm::VmError::OutOfMemory`] if there is no frame for the address space.
+/// [`vm::VmError::OutOfMemory`] if there is no frame for the address space, or no ledger.
 pub fn create_empty(name: &str, privileged: bool) -> Result<TaskId, vm::VmError> {
-    let map = vm_system::lock().create_map(USER_MIN, USER_MAX)?;
-    Ok(create(name, map, privileged))
+    let ledger = crate::ledger::open().ok_or(vm::VmError::OutOfMemory)?;
+    let map = crate::ledger::charged_to(ledger, || vm_system::lock().create_map(USER_MIN, USER_MAX));
+    let map = map.inspect_err(|_| crate::ledger::leave(ledger))?;
+    Ok(crate::ledger::charged_to(ledger, || create(name, map, privileged, Family::New(ledger))))
 }
+
+/// The ledger of task `id`'s family (the kernel's if there is no such task).
+pub fn ledger_of(id: TaskId) -> LedgerId {
+    TASKS.lock().get(&id).map_or(crate::ledger::KERNEL, |t| t.ledger)
+}
+
+/// Tasks in one family, at most: a quarter of the task table.
+pub const FAMILY_TASKS: u32 = (crate::limits::MAX_TASKS / 4) as u32;
+
+/// Threads in one family, at most: a quarter of the thread limit.
+pub const FAMILY_THREADS: u32 = (crate::limits::MAX_THREADS / 4) as u32;
 
 /// Gives `holder` a handle; returns its name.
 pub fn grant(holder: TaskId, handle: Handle) -> u32 {
     let mut tasks = TASKS.lock();
-    if let Handle::Task(t) = handle {
+    if let Some(t) = handle.other_task(holder) {
         tasks.get_mut(&t).expect("a handle names an existing task").refs += 1;
     }
     tasks.get_mut(&holder).expect("the holder exists").handles.insert(handle)
@@ -96,15 +137,14 @@ pub fn grant(holder: TaskId, handle: Handle) -> u32 {
 
 /// Takes the handle `name` away from `holder`; returns it.
 pub fn revoke(holder: TaskId, name: u32) -> Option<Handle> {
-    let handle = {
+    let (handle, unreachable) = {
         let mut tasks = TASKS.lock();
         let handle = tasks.get_mut(&holder)?.handles.remove(name)?;
-        if let Handle::Task(t) = handle {
-            drop_ref(&mut tasks, t);
-        }
-        handle
+        let unreachable = handle.other_task(holder).and_then(|t| drop_ref(&mut tasks, t));
+        (handle, unreachable)
     };
     release_vm_handle(handle);
+    end_unreachable(unreachable.into_iter().collect());
     Some(handle)
 }
 
@@ -138,14 +178,44 @@ pub fn retain(id: TaskId) {
 
 /// Drops a reference taken with [`retain`].
 pub fn forget(id: TaskId) {
-    drop_ref(&mut TASKS.lock(), id);
+    let unreachable = drop_ref(&mut TASKS.lock(), id);
+    end_unreachable(unreachable.into_iter().collect());
 }
 
-fn drop_ref(tasks: &mut BTreeMap<TaskId, Task>, id: TaskId) {
+/// Drops one reference to `id`: the record goes once nothing names an ended task; returns
+/// `id` if it is alive and nothing outside it names it any more (it ends if it has no thread).
+fn drop_ref(tasks: &mut BTreeMap<TaskId, Task>, id: TaskId) -> Option<TaskId> {
     let task = tasks.get_mut(&id).expect("a handle names an existing task");
     task.refs -= 1;
-    if task.refs == 0 && task.exit_status.is_some() && task.map.is_none() {
-        tasks.remove(&id);
+    if task.refs > 0 {
+        return None;
+    }
+    if task.exit_status.is_none() {
+        return Some(id);
+    }
+    if task.map.is_none() {
+        remove_record(tasks, id);
+    }
+    None
+}
+
+/// Removes the record of an ended task that nothing names; its family has one member less.
+fn remove_record(tasks: &mut BTreeMap<TaskId, Task>, id: TaskId) {
+    if let Some(task) = tasks.remove(&id) {
+        crate::ledger::leave(task.ledger);
+    }
+}
+
+/// Ends each task of `candidates` that is still alive, unnamed and thread-less, and the tasks
+/// that become so as a result (a list, not recursion: a family can be as deep as the task
+/// limit).
+fn end_unreachable(mut candidates: Vec<TaskId>) {
+    while let Some(id) = candidates.pop() {
+        let unnamed = TASKS.lock().get(&id).is_some_and(|t| t.refs == 0 && t.exit_status.is_none());
+        if unnamed && !sched::has_threads(id) {
+            log::debug!("task {} ({}) ended: unreachable", id.0, name(id));
+            candidates.extend(end_one(id, KILLED_STATUS));
+        }
     }
 }
 
@@ -178,21 +248,25 @@ pub fn exit_status(id: TaskId) -> Option<i32> {
 /// Ends task `id` with `status` (nothing if it has already ended): records the status, drops
 /// its handles and kills its threads; destroys its map unless it is the running task, whose
 /// map the scheduler destroys after switching away ([`release_map`]).
+///
+/// Its thread-less children that nothing else names end with it (see the module docs).
 pub fn end(id: TaskId, status: i32) {
+    end_unreachable(end_one(id, status));
+}
+
+/// Ends task `id` alone; returns the tasks its dropped handles left unnamed.
+fn end_one(id: TaskId, status: i32) -> Vec<TaskId> {
     let handles = {
         let mut tasks = TASKS.lock();
-        let Some(task) = tasks.get_mut(&id).filter(|t| t.exit_status.is_none()) else { return };
+        let Some(task) = tasks.get_mut(&id).filter(|t| t.exit_status.is_none()) else { return Vec::new() };
         task.exit_status = Some(status);
         core::mem::take(&mut task.handles)
     };
-    {
+    let unreachable = {
         let mut tasks = TASKS.lock();
-        for handle in handles.iter() {
-            if let Handle::Task(t) = handle {
-                drop_ref(&mut tasks, t);
-            }
-        }
-    }
+        let named = handles.iter().filter_map(|h| h.other_task(id));
+        named.filter_map(|t| drop_ref(&mut tasks, t)).collect()
+    };
     for handle in handles.iter() {
         release_vm_handle(handle);
     }
@@ -200,6 +274,7 @@ pub fn end(id: TaskId, status: i32) {
     if sched::current_task() != Some(id) {
         release_map(id);
     }
+    unreachable
 }
 
 /// Destroys the map of ended task `id` (once), returning every frame it held. Its address
@@ -210,7 +285,7 @@ pub fn release_map(id: TaskId) {
         let Some(task) = tasks.get_mut(&id) else { return };
         let map = task.map.take();
         if task.refs == 0 {
-            tasks.remove(&id);
+            remove_record(&mut tasks, id);
         }
         map
     };
@@ -233,12 +308,17 @@ pub fn name(id: TaskId) -> String {
 }
 
 /// Handles a page fault raised in ring 3: resolved through the VM, or else the task ends with
-/// a report on the console (the kernel and the other tasks go on).
-pub fn user_fault(fault: &PageFault) {
+/// a report on the console (the kernel and the other tasks go on). An `implicit` supervisor
+/// access (the CPU touching a present user page as a supervisor for a ring-3 instruction)
+/// cannot be resolved and ends the task at once.
+pub fn user_fault(fault: &PageFault, implicit: bool) {
     if let Some(task) = sched::current_task() {
         if let Some(t) = TASKS.lock().get_mut(&task) {
             t.faults += 1;
         }
+    }
+    if implicit {
+        kill_current(format_args!("supervisor-mode {} of {:#x} on behalf of code at {:#x}: refused by SMAP", fault.access(), fault.address.as_u64(), fault.ip.as_u64()));
     }
     if !crate::limits::heap_allows_fault() {
         kill_current(format_args!("{} at {:#x}: out of kernel memory", fault.access(), fault.address.as_u64()));

@@ -13,9 +13,14 @@
 //! Thread states: `Ready` (in the ready queue) → `Running` → `Ready` (preempted),
 //! `Blocked` (waiting for a task to end; back to `Ready` when it does) or `Dead` (its task
 //! ended; freed by the loop the next time it comes across it).
+//!
+//! Each thread's kernel stack is a [`KernelStack`]: a slot of the kernel-stack area
+//! (`memory::kstack`) with an unmapped guard page below it, so that an overflow is a reported
+//! double fault rather than silent corruption; its frames go back when the thread is freed.
 
 use super::TaskId;
 use crate::arch::{context, fpu, gdt, syscall};
+use crate::memory::kstack::{KernelStack, KernelStackError, StackOwner};
 use crate::sync::IrqMutex;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
@@ -23,9 +28,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::instructions::interrupts;
 use x86_64::VirtAddr;
-
-/// Words in a kernel stack (32 KiB).
-const KERNEL_STACK_WORDS: usize = 4096;
 
 /// Identifies a thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,7 +44,9 @@ enum State {
 /// A thread: a kernel stack and the stack pointer saved when it is not running.
 struct Thread {
     task: TaskId,
-    stack: Box<[u64]>,
+    /// Its task's family's ledger, which counts it (`ledger::threads`).
+    ledger: crate::ledger::LedgerId,
+    stack: KernelStack,
     saved_rsp: u64,
     state: State,
     /// Its FPU and SSE registers while it is not running.
@@ -51,7 +55,7 @@ struct Thread {
 
 impl Thread {
     fn stack_top(&self) -> VirtAddr {
-        VirtAddr::from_ptr(self.stack.as_ptr_range().end)
+        self.stack.top()
     }
 }
 
@@ -72,16 +76,26 @@ static SCHEDULER_RSP: AtomicU64 = AtomicU64::new(0);
 
 /// Adds a thread of `task` that starts in ring 3 at `entry` with stack pointer `user_stack`
 /// and `arg` in its first argument register.
-pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr, arg: u64) -> ThreadId {
-    let mut stack = alloc::vec![0u64; KERNEL_STACK_WORDS].into_boxed_slice();
-    let saved_rsp = context::prepare_first_entry(&mut stack, entry, user_stack, arg);
-    let mut sched = SCHED.lock();
-    let id = ThreadId(sched.next_id);
-    sched.next_id += 1;
+///
+/// # Errors
+///
+/// [`KernelStackError`] if no kernel stack can be had (every slot taken, or no free frame);
+/// nothing is left behind.
+pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr, arg: u64) -> Result<ThreadId, KernelStackError> {
+    let id = {
+        let mut sched = SCHED.lock();
+        sched.next_id += 1;
+        ThreadId(sched.next_id - 1)
+    };
+    let mut stack = KernelStack::allocate(StackOwner::Thread(id.0))?;
+    let saved_rsp = context::prepare_first_entry(stack.words_mut(), entry, user_stack, arg);
     let fpu = Box::new(fpu::FpuState::initial());
-    sched.threads.insert(id, Box::new(Thread { task, stack, saved_rsp, state: State::Ready, fpu }));
+    let ledger = super::ledger_of(task);
+    crate::ledger::thread_started(ledger);
+    let mut sched = SCHED.lock();
+    sched.threads.insert(id, Box::new(Thread { task, ledger, stack, saved_rsp, state: State::Ready, fpu }));
     sched.ready.push_back(id);
-    id
+    Ok(id)
 }
 
 /// Threads in existence (any state).
@@ -123,12 +137,14 @@ pub fn task_ended(task: TaskId) {
 /// Runs ready threads until none is left, then returns (on the boot stack).
 pub fn run() {
     loop {
+        debug_assert_kernel_flags();
         let Some((thread, rsp, top, task, fpu)) = pick() else { return };
         let Some(map) = super::map_of(task) else {
             finish(thread);
             continue;
         };
         let space = crate::vm_system::lock().space(map);
+        let ledger = super::ledger_of(task);
         interrupts::without_interrupts(|| {
             gdt::set_kernel_stack(top);
             syscall::set_kernel_stack(top);
@@ -136,10 +152,14 @@ pub fn run() {
             // SAFETY: the thread's boxed FPU state lives until the loop frees the thread,
             // after this switch; nothing else uses it while the thread runs.
             unsafe { (*fpu).restore() };
+            // While the thread runs, what its calls and faults make the kernel allocate is
+            // charged to its family.
+            crate::ledger::set_current(ledger);
             // SAFETY: interrupts are off; `rsp` is the thread's saved stack (prepared by
             // `spawn` or saved by its last switch), which nothing else runs on; the loop's own
             // stack pointer goes to SCHEDULER_RSP, from which the thread switches back.
             unsafe { context::switch(SCHEDULER_RSP.as_ptr(), rsp) };
+            crate::ledger::set_current(crate::ledger::KERNEL);
             // SAFETY: as above; the thread has switched back, its registers are live.
             unsafe { (*fpu).save() };
         });
@@ -186,6 +206,7 @@ fn finish(id: ThreadId) {
     };
     if let Some((thread, last)) = dead {
         let task = thread.task;
+        crate::ledger::thread_ended(thread.ledger);
         drop(thread);
         if last {
             super::release_map(task);
@@ -215,7 +236,16 @@ pub fn exit_current(status: i32) -> ! {
     unreachable!("a dead thread is never switched to");
 }
 
+/// Checks that no flag a task controls has reached the scheduler: SMAP is on (AC clear), and
+/// NT, TF and DF are clear (the entry paths sanitise RFLAGS; see `arch::syscall`).
+fn debug_assert_kernel_flags() {
+    use x86_64::registers::rflags::{self, RFlags};
+    let leaked = RFlags::ALIGNMENT_CHECK | RFlags::NESTED_TASK | RFlags::TRAP_FLAG | RFlags::DIRECTION_FLAG;
+    debug_assert!(!rflags::read().intersects(leaked), "task flags in the scheduler: {:?}", rflags::read());
+}
+
 fn switch_to_scheduler(change: impl FnOnce(&mut Thread)) {
+    debug_assert_kernel_flags();
     interrupts::without_interrupts(|| {
         let save = {
             let mut sched = SCHED.lock();

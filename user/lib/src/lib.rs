@@ -33,8 +33,8 @@ mod syscall;
 /// The raw system-call interface, for programs that pass what the typed calls cannot (tests
 /// of the kernel's argument checks).
 pub mod raw {
-    pub use crate::syscall::syscall;
-    pub use machvm_abi::Sysno;
+    pub use crate::syscall::{syscall, syscall_number};
+    pub use machvm_abi::{Sysno, VmMapArgs, VmRemapArgs};
 }
 pub mod test;
 

@@ -10,13 +10,24 @@ use machvm_abi::Sysno;
 /// user pointer, so a bad one only yields an error; but a valid pointer to a Rust object that
 /// the call writes must be one the caller may write).
 pub unsafe fn syscall(n: Sysno, a: [u64; 6]) -> u64 {
+    // SAFETY: as the caller promises.
+    unsafe { syscall_number(n as u64, a) }
+}
+
+/// Enters the kernel with any number in `rax`, a call or not (for tests of the kernel's
+/// decoding); returns `rax`.
+///
+/// # Safety
+///
+/// As [`syscall`]; a number that is a call does what that call does.
+pub unsafe fn syscall_number(n: u64, a: [u64; 6]) -> u64 {
     let result: u64;
     // SAFETY: `syscall` transfers to the kernel, which preserves every register except rax
     // (the result), rcx and r11 (declared clobbered); memory effects are the caller's.
     unsafe {
         core::arch::asm!(
             "syscall",
-            inlateout("rax") n as u64 => result,
+            inlateout("rax") n => result,
             in("rdi") a[0],
             in("rsi") a[1],
             in("rdx") a[2],

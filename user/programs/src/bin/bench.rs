@@ -1,6 +1,11 @@
 //! The benchmark suite, measured from ring 3 with the time-stamp counter: each operation is
 //! run 5 times and the median printed as `NAME ns_per_op=X`, then `done`. Names and sizes are
 //! fixed so that runs compare across versions and with other kernels.
+//!
+//! The `worst_*` series are the worst-case check: each measures one operation on the shape a
+//! hostile task would choose and on a benign shape of the same size (`SERIES/benign/SIZE`
+//! and `SERIES/hostile/SIZE`), so that a cost that grows with the product of two sizes shows
+//! as a ratio far above 1 between the two lines.
 
 #![no_std]
 #![no_main]
@@ -18,7 +23,7 @@ fn main() -> i32 {
     assert_eq!(clock_tsc_hz(&mut hz), KERN_SUCCESS);
     println!("tsc_hz={hz}");
     let clock = Clock { hz };
-    let benches: [(&str, fn(&Clock) -> Sample); 13] = [
+    let benches: [(&str, fn(&Clock) -> Sample); 19] = [
         ("alloc_free_1p", alloc_free_1p),
         ("alloc_touch_free_1p", alloc_touch_free_1p),
         ("fault_zero", fault_zero),
@@ -32,6 +37,12 @@ fn main() -> i32 {
         ("copy_64k", copy_64k),
         ("copy_1m", copy_1m),
         ("read_1m", read_1m),
+        ("worst_copy_unaligned/benign/4096", worst_copy_benign),
+        ("worst_copy_unaligned/hostile/4096", worst_copy_hostile),
+        ("worst_fixed_order/benign/4096", worst_fixed_benign),
+        ("worst_fixed_order/hostile/4096", worst_fixed_hostile),
+        ("worst_copy_chain/benign/64", worst_chain_benign),
+        ("worst_copy_chain/hostile/64", worst_chain_hostile),
     ];
     for (name, bench) in benches {
         let mut samples = [Sample::default(); REPS];
@@ -278,4 +289,98 @@ fn read_1m(c: &Clock) -> Sample {
     ok(mach_port_deallocate(me(), child));
     ok(vm_deallocate(me(), a, MIB));
     c.per_op(cycles, N)
+}
+
+/// Pages of the `worst_copy_unaligned` regions.
+const WORST_PAGES: u64 = 4096;
+
+/// `vm_copy` of `WORST_PAGES` pages into a destination 100 bytes off a page boundary, from
+/// one entry (benign) or from one entry per page (hostile: every other page read-only, so
+/// the copy has a piece per page); per page copied.
+fn worst_copy(c: &Clock, split: bool) -> Sample {
+    let size = WORST_PAGES * PAGE;
+    let (src, dst) = (alloc(size), alloc(size + PAGE));
+    touch(src, size);
+    touch(dst, size + PAGE);
+    if split {
+        for p in (1..WORST_PAGES).step_by(2) {
+            ok(vm_protect(me(), src + p * PAGE, PAGE, FALSE, VM_PROT_READ));
+        }
+    }
+    let cycles = c.time(|| ok(vm_copy(me(), src, size, dst + 100)));
+    ok(vm_deallocate(me(), src, size));
+    ok(vm_deallocate(me(), dst, size + PAGE));
+    c.per_op(cycles, WORST_PAGES)
+}
+
+fn worst_copy_benign(c: &Clock) -> Sample {
+    worst_copy(c, false)
+}
+
+fn worst_copy_hostile(c: &Clock) -> Sample {
+    worst_copy(c, true)
+}
+
+/// `WORST_PAGES` one-page FIXED allocations, every other page, in address order (benign) or
+/// in the order a task would pick to unbalance a search tree (hostile: alternating from both
+/// ends towards the middle, after descending runs); per allocation, with their removal.
+fn worst_fixed(c: &Clock, hostile: bool) -> Sample {
+    const BASE: u64 = 0x200_0000_0000;
+    let slot = |i: u64| -> u64 {
+        if !hostile {
+            return i;
+        }
+        let (half, k) = (WORST_PAGES / 2, i / 2);
+        if i % 2 == 0 { half - 1 - k } else { half + k }
+    };
+    let cycles = c.time(|| {
+        for i in 0..WORST_PAGES {
+            let mut a = BASE + 2 * slot(i) * PAGE;
+            ok(vm_allocate(me(), &mut a, PAGE, VM_FLAGS_FIXED));
+        }
+        for i in 0..WORST_PAGES {
+            ok(vm_deallocate(me(), BASE + 2 * slot(i) * PAGE, PAGE));
+        }
+    });
+    c.per_op(cycles, WORST_PAGES)
+}
+
+fn worst_fixed_benign(c: &Clock) -> Sample {
+    worst_fixed(c, false)
+}
+
+fn worst_fixed_hostile(c: &Clock) -> Sample {
+    worst_fixed(c, true)
+}
+
+/// 64 rounds of copying a 64 KiB region and writing every page of the copy, from a fresh
+/// source each round (benign) or from the previous round's copy (hostile: the deepest shadow
+/// chain a task can build this way); per round, with a final read of every page.
+fn worst_chain(c: &Clock, chained: bool) -> Sample {
+    const ROUNDS: u64 = 64;
+    const SIZE: u64 = 16 * PAGE;
+    let regions: [u64; 2] = [alloc(SIZE), alloc(SIZE)];
+    touch(regions[0], SIZE);
+    let cycles = c.time(|| {
+        for round in 0..ROUNDS as usize {
+            let (src, dst) = if chained { (regions[round % 2], regions[(round + 1) % 2]) } else { (regions[0], regions[1]) };
+            ok(vm_copy(me(), src, SIZE, dst));
+            touch(dst, SIZE);
+        }
+        for off in (0..SIZE).step_by(PAGE as usize) {
+            // SAFETY: the regions are mapped readable.
+            unsafe { ((regions[1] + off) as *const u8).read_volatile() };
+        }
+    });
+    ok(vm_deallocate(me(), regions[0], SIZE));
+    ok(vm_deallocate(me(), regions[1], SIZE));
+    c.per_op(cycles, ROUNDS)
+}
+
+fn worst_chain_benign(c: &Clock) -> Sample {
+    worst_chain(c, false)
+}
+
+fn worst_chain_hostile(c: &Clock) -> Sample {
+    worst_chain(c, true)
 }

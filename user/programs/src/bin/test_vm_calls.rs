@@ -360,14 +360,15 @@ fn every_range_call_follows_the_range_table() {
     assert_eq!(region(a).unwrap().1, PAGE, "only the touched page changed");
     assert_eq!(vm_deallocate(me(), a, 2 * PAGE), KERN_SUCCESS);
     // Holes: KERN_INVALID_ADDRESS for calls on existing memory (vm_wire: KERN_FAILURE; unwire:
-    // KERN_INVALID_ARGUMENT, not wired), success for vm_deallocate.
+    // KERN_INVALID_ARGUMENT, not wired; vm_machine_attribute: KERN_INVALID_ARGUMENT, "not a
+    // valid address range in task", seed 003), success for vm_deallocate.
     let b = alloc(3);
     assert_eq!(vm_deallocate(me(), b + PAGE, PAGE), KERN_SUCCESS);
     for (name, call) in range_calls() {
         let expected = match name {
             "vm_deallocate" => continue,
             "vm_wire" => KERN_FAILURE,
-            "vm_unwire" => KERN_INVALID_ARGUMENT,
+            "vm_unwire" | "vm_machine_attribute" => KERN_INVALID_ARGUMENT,
             _ => KERN_INVALID_ADDRESS,
         };
         assert_eq!(call(b, 3 * PAGE), expected, "{name}: a hole in the range");

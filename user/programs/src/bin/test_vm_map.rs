@@ -214,7 +214,8 @@ fn machine_attributes() {
     assert_eq!(vm_machine_attribute(me(), a, PAGE, MATTR_MIGRATE, &mut get), KERN_INVALID_ARGUMENT);
     assert_eq!(vm_machine_attribute(me(), a, PAGE, MATTR_REPLICATE, &mut get), KERN_INVALID_ARGUMENT);
     assert_eq!(vm_deallocate(me(), a, PAGE), KERN_SUCCESS);
-    assert_eq!(vm_machine_attribute(me(), a, PAGE, MATTR_CACHE, &mut get), KERN_INVALID_ADDRESS);
+    assert_eq!(vm_machine_attribute(me(), a, PAGE, MATTR_CACHE, &mut get), KERN_INVALID_ARGUMENT, "an unmapped page (seed 003)");
+    assert_eq!(vm_machine_attribute(me(), 0, PAGE, MATTR_CACHE, &mut get), KERN_INVALID_ADDRESS, "outside the map");
 }
 
 fn raw(call: mach::raw::Sysno, args: [u64; 6]) -> kern_return_t {

@@ -1,0 +1,149 @@
+//! Ledgers: who the kernel's memory is charged to, so that one family of tasks cannot take
+//! what the others need.
+//!
+//! Every kernel-heap block carries the ledger it was charged to (a word before the block,
+//! written by [`crate::memory::heap`]); freeing it credits that ledger, whoever frees it. A
+//! block is charged to the *current* ledger: the calling task's while a system call or a
+//! user fault runs ([`charged_to`]), the kernel's ([`KERNEL`]) otherwise.
+//!
+//! A *family* shares one ledger: the init task has its own, every task that init creates
+//! starts a new one, and a task created by any other task joins its creator's. So whatever a
+//! task does through its children (maps built by inheritance, their entries, handles,
+//! threads) is charged where it started.
+//!
+//! Limits, all proportional to the kernel heap (a sixteenth of memory):
+//! - a family may hold at most [`quota`] bytes of heap; a call (or fault) that starts above
+//!   it is refused with `KERN_RESOURCE_SHORTAGE` (or ends the faulting task);
+//! - every call is also refused while less than the global reserve is free
+//!   (`limits::heap_reserve`), which covers the most one call can allocate;
+//! - a family may have at most a quarter of the task table and of the thread limit;
+//! - with the quota at a quarter of what the reserve leaves, one family (or three) can never
+//!   fill the heap: the others' calls go on.
+//!
+//! Ledger slots are few ([`SLOTS`]); a slot is reused once its family has ended and every
+//! byte charged to it has been freed.
+
+use crate::sync::IrqMutex;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+
+/// Identifies a ledger.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LedgerId(u32);
+
+/// The kernel's own ledger (boot, the scheduler, anything outside a task's call).
+pub const KERNEL: LedgerId = LedgerId(0);
+
+/// Ledger slots, the kernel's included: at most `SLOTS - 1` families at once.
+pub const SLOTS: usize = 64;
+
+/// Heap bytes charged to each ledger.
+static BYTES: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+
+/// Tasks in each ledger's family (the record, alive or ended); slot 0 is never counted.
+static MEMBERS: IrqMutex<[u32; SLOTS]> = IrqMutex::new([0; SLOTS]);
+
+/// Threads of each ledger's family.
+static THREADS: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
+
+/// The ledger allocations are charged to now.
+static CURRENT: AtomicU32 = AtomicU32::new(0);
+
+impl LedgerId {
+    /// The raw slot number (stored in heap block headers).
+    pub fn raw(self) -> u32 {
+        self.0
+    }
+
+    /// Heap bytes charged to this ledger now.
+    pub fn bytes(self) -> usize {
+        BYTES[self.0 as usize].load(Ordering::Relaxed)
+    }
+
+    /// Whether this family holds no more than its quota.
+    pub fn within_quota(self) -> bool {
+        self == KERNEL || self.bytes() <= quota()
+    }
+}
+
+/// The most heap bytes one family may hold: a quarter of the heap left by the reserve.
+pub fn quota() -> usize {
+    (crate::limits::heap_size() - crate::limits::heap_reserve()) / 4
+}
+
+/// The ledger allocations are charged to now.
+pub fn current() -> LedgerId {
+    LedgerId(CURRENT.load(Ordering::Relaxed))
+}
+
+/// Charges allocations to `ledger` from now on (the scheduler, when a thread of its family
+/// starts running).
+pub fn set_current(ledger: LedgerId) {
+    CURRENT.store(ledger.0, Ordering::Relaxed);
+}
+
+/// Runs `f` with allocations charged to `ledger`, then charges the previous ledger again.
+pub fn charged_to<R>(ledger: LedgerId, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT.swap(ledger.0, Ordering::Relaxed);
+    let result = f();
+    CURRENT.store(previous, Ordering::Relaxed);
+    result
+}
+
+/// Charges `bytes` of heap to the ledger numbered `raw` (the heap's allocation path).
+pub fn charge(raw: u32, bytes: usize) {
+    BYTES[raw as usize].fetch_add(bytes, Ordering::Relaxed);
+}
+
+/// Credits `bytes` of heap to the ledger numbered `raw` (the heap's free path).
+pub fn credit(raw: u32, bytes: usize) {
+    BYTES[raw as usize].fetch_sub(bytes, Ordering::Relaxed);
+}
+
+/// A ledger for a new family: a free slot (no family, nothing charged). `None` when every
+/// slot is in use.
+pub fn open() -> Option<LedgerId> {
+    let mut members = MEMBERS.lock();
+    let unused = |i: usize| members[i] == 0 && BYTES[i].load(Ordering::Relaxed) == 0 && THREADS[i].load(Ordering::Relaxed) == 0;
+    let slot = (1..SLOTS).find(|&i| unused(i))?;
+    members[slot] = 1;
+    Some(LedgerId(slot as u32))
+}
+
+/// Counts one more task in `ledger`'s family.
+pub fn join(ledger: LedgerId) {
+    if ledger != KERNEL {
+        MEMBERS.lock()[ledger.0 as usize] += 1;
+    }
+}
+
+/// Counts one task less in `ledger`'s family (its record is gone).
+pub fn leave(ledger: LedgerId) {
+    if ledger != KERNEL {
+        MEMBERS.lock()[ledger.0 as usize] -= 1;
+    }
+}
+
+/// Counts a new thread of `ledger`'s family.
+pub fn thread_started(ledger: LedgerId) {
+    THREADS[ledger.0 as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts a thread of `ledger`'s family less (its kernel stack is freed).
+pub fn thread_ended(ledger: LedgerId) {
+    THREADS[ledger.0 as usize].fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Threads of `ledger`'s family.
+pub fn threads(ledger: LedgerId) -> u32 {
+    THREADS[ledger.0 as usize].load(Ordering::Relaxed)
+}
+
+/// Tasks in `ledger`'s family.
+pub fn members(ledger: LedgerId) -> u32 {
+    MEMBERS.lock()[ledger.0 as usize]
+}
+
+/// Families with at least one task.
+pub fn families() -> usize {
+    MEMBERS.lock().iter().filter(|&&n| n > 0).count()
+}

@@ -88,6 +88,20 @@ pub fn byte_pages(addr: u64, len: u64) -> Option<(Vpn, Vpn)> {
     Some((addr / PAGE_SIZE, end / PAGE_SIZE + u64::from(end % PAGE_SIZE != 0)))
 }
 
+/// `[addr, addr + len)` cut at page boundaries: `(address, length)` pieces.
+fn page_chunks(addr: u64, len: u64) -> impl Iterator<Item = (u64, usize)> {
+    let end = addr + len;
+    let mut at = addr;
+    std::iter::from_fn(move || {
+        (at < end).then(|| {
+            let n = (end - at).min(PAGE_SIZE - at % PAGE_SIZE);
+            let piece = (at, n as usize);
+            at += n;
+            piece
+        })
+    })
+}
+
 /// The spec's range rule (`vm::api::sanitize`), computed independently: `Ok(None)` for size 0,
 /// `Ok(Some((start, end)))` as page numbers, `Err(())` for a range that wraps or leaves the map.
 pub fn sanitize(address: u64, size: u64, min: u64, max: u64) -> Result<Option<(Vpn, Vpn)>, ()> {
@@ -384,14 +398,24 @@ impl Model {
 
     /// The bytes `[addr, addr + len)` of `map`, which the caller checked are mapped.
     fn bytes_of(&self, map: usize, addr: u64, len: u64) -> Vec<u8> {
-        (addr..addr + len).map(|a| self.byte(self.maps[map][&(a / PAGE_SIZE)].cell, (a % PAGE_SIZE) as usize)).collect()
+        let mut out = Vec::with_capacity(len as usize);
+        for (a, n) in page_chunks(addr, len) {
+            let offset = (a % PAGE_SIZE) as usize;
+            match &self.cells[self.maps[map][&(a / PAGE_SIZE)].cell] {
+                Some(page) => out.extend_from_slice(&page[offset..offset + n]),
+                None => out.resize(out.len() + n, 0),
+            }
+        }
+        out
     }
 
     fn put_bytes(&mut self, map: usize, addr: u64, data: &[u8]) {
-        for (i, &b) in data.iter().enumerate() {
-            let a = addr + i as u64;
-            let cell = self.maps[map][&(a / PAGE_SIZE)].cell;
-            self.set_byte(cell, (a % PAGE_SIZE) as usize, b);
+        let mut done = 0;
+        for (a, n) in page_chunks(addr, data.len() as u64) {
+            let (cell, offset) = (self.maps[map][&(a / PAGE_SIZE)].cell, (a % PAGE_SIZE) as usize);
+            let page = self.cells[cell].get_or_insert_with(|| Box::new([0; PAGE]));
+            page[offset..offset + n].copy_from_slice(&data[done..done + n]);
+            done += n;
         }
     }
 
@@ -496,12 +520,17 @@ impl Model {
     pub fn copy_bytes(&self, copy: &ModelCopy) -> Vec<u8> {
         match &copy.data {
             CopyData::Buffer(data) => data.clone(),
-            CopyData::Pages(pages) => (0..copy.size)
-                .map(|i| {
-                    let at = copy.page_offset + i;
-                    self.byte(pages[(at / PAGE_SIZE) as usize].2, (at % PAGE_SIZE) as usize)
-                })
-                .collect(),
+            CopyData::Pages(pages) => {
+                let mut out = Vec::with_capacity(copy.size as usize);
+                for (at, n) in page_chunks(copy.page_offset, copy.size) {
+                    let offset = (at % PAGE_SIZE) as usize;
+                    match &self.cells[pages[(at / PAGE_SIZE) as usize].2] {
+                        Some(page) => out.extend_from_slice(&page[offset..offset + n]),
+                        None => out.resize(out.len() + n, 0),
+                    }
+                }
+                out
+            }
         }
     }
 

@@ -20,8 +20,10 @@
 //! - with the quota at a quarter of what the reserve leaves, one family (or three) can never
 //!   fill the heap: the others' calls go on.
 //!
-//! Ledger slots are few ([`SLOTS`]); a slot is reused once its family has ended and every
-//! byte charged to it has been freed.
+//! Ledger slots are few ([`SLOTS`]); a slot is reused once its family has no task and no
+//! thread. Blocks charged to the ended family may still be live (a shadow object its faults
+//! made in memory shared with its parent, say): that *residue* stays on the slot, is not
+//! counted against the new family's quota, and shrinks as those blocks are freed.
 
 use crate::sync::IrqMutex;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -39,6 +41,10 @@ pub const SLOTS: usize = 64;
 /// Heap bytes charged to each ledger.
 static BYTES: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 
+/// Of each ledger's bytes, those left by a family that used the slot before (at most
+/// `BYTES`).
+static RESIDUE: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+
 /// Tasks in each ledger's family (the record, alive or ended); slot 0 is never counted.
 static MEMBERS: IrqMutex<[u32; SLOTS]> = IrqMutex::new([0; SLOTS]);
 
@@ -54,9 +60,10 @@ impl LedgerId {
         self.0
     }
 
-    /// Heap bytes charged to this ledger now.
+    /// Heap bytes charged to this ledger's family now (without an earlier family's residue).
     pub fn bytes(self) -> usize {
-        BYTES[self.0 as usize].load(Ordering::Relaxed)
+        let i = self.0 as usize;
+        BYTES[i].load(Ordering::Relaxed).saturating_sub(RESIDUE[i].load(Ordering::Relaxed))
     }
 
     /// Whether this family holds no more than its quota.
@@ -96,15 +103,17 @@ pub fn charge(raw: u32, bytes: usize) {
 
 /// Credits `bytes` of heap to the ledger numbered `raw` (the heap's free path).
 pub fn credit(raw: u32, bytes: usize) {
-    BYTES[raw as usize].fetch_sub(bytes, Ordering::Relaxed);
+    let left = BYTES[raw as usize].fetch_sub(bytes, Ordering::Relaxed) - bytes;
+    RESIDUE[raw as usize].fetch_min(left, Ordering::Relaxed);
 }
 
-/// A ledger for a new family: a free slot (no family, nothing charged). `None` when every
-/// slot is in use.
+/// A ledger for a new family: a slot with no task and no thread, the one with the least
+/// residue. `None` when every slot is in use.
 pub fn open() -> Option<LedgerId> {
     let mut members = MEMBERS.lock();
-    let unused = |i: usize| members[i] == 0 && BYTES[i].load(Ordering::Relaxed) == 0 && THREADS[i].load(Ordering::Relaxed) == 0;
-    let slot = (1..SLOTS).find(|&i| unused(i))?;
+    let unused = |i: &usize| members[*i] == 0 && THREADS[*i].load(Ordering::Relaxed) == 0;
+    let slot = (1..SLOTS).filter(unused).min_by_key(|&i| BYTES[i].load(Ordering::Relaxed))?;
+    RESIDUE[slot].store(BYTES[slot].load(Ordering::Relaxed), Ordering::Relaxed);
     members[slot] = 1;
     Some(LedgerId(slot as u32))
 }

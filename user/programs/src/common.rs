@@ -21,3 +21,17 @@ pub fn poke(a: u64, v: u8) {
     // SAFETY: as for `peek`, for writable memory.
     unsafe { (a as *mut u8).write_volatile(v) }
 }
+
+/// Frames free in the whole system (`vm_statistics`).
+pub fn free_frames() -> u64 {
+    let mut s = mach::VmStatistics::default();
+    assert_eq!(mach::vm_statistics(&mut s), mach::KERN_SUCCESS);
+    s.free_count
+}
+
+/// Runs `entry(arg)` in a child task that inherits this task's memory, waits for it and
+/// returns its exit status.
+pub fn run_child(entry: extern "C" fn(u64) -> !, arg: u64) -> i32 {
+    let child = mach::child::spawn(entry, arg).expect("the child starts");
+    mach::child::wait(child).expect("the child ends")
+}

@@ -37,17 +37,6 @@ fn main() -> i32 {
     ])
 }
 
-fn free_frames() -> u64 {
-    let mut s = VmStatistics::default();
-    assert_eq!(vm_statistics(&mut s), KERN_SUCCESS);
-    s.free_count
-}
-
-fn run_child(entry: extern "C" fn(u64) -> !, arg: u64) -> i32 {
-    let child = spawn(entry, arg).expect("the child starts");
-    wait(child).expect("the child ends")
-}
-
 /// Sets the RFLAGS bits `bits` (ring 3 may change NT and AC with `popfq`).
 fn set_flags(bits: u64) {
     // SAFETY: only RFLAGS changes; the stack is balanced.
@@ -355,6 +344,9 @@ fn a_family_at_its_quota_cannot_starve_others() {
     while unsafe { (flag as *const u64).read_volatile() } == 0 {
         core::hint::spin_loop();
     }
+    // SAFETY: as above.
+    let splits = unsafe { (flag as *const u64).read_volatile() };
+    println!("the hostile family was refused after {splits} entry splits");
     // This task, and a new family, still get what they ask for.
     let a = touched(1);
     let (region, splits) = fill_with_entries(64);

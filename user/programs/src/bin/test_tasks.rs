@@ -47,10 +47,6 @@ fn free(a: u64, pages: u64) {
 
 
 
-fn run_child(entry: extern "C" fn(u64) -> !, arg: u64) -> i32 {
-    let child = spawn(entry, arg).expect("the child starts");
-    wait(child).expect("the child ends")
-}
 
 /// Three pages: SHARE, COPY, NONE, each starting with its letter.
 fn three() -> u64 {
@@ -264,11 +260,6 @@ extern "C" fn child_touches(a: u64) -> ! {
     task_exit(kr)
 }
 
-fn free_frames() -> u64 {
-    let mut s = VmStatistics::default();
-    assert_eq!(vm_statistics(&mut s), KERN_SUCCESS);
-    s.free_count
-}
 
 fn every_frame_comes_back_when_a_task_ends() {
     let a = alloc(64, VM_INHERIT_COPY);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// The help text, printed by `--help` and after every usage error.
 pub const USAGE: &str = "\
-Usage: cargo run [--release] -- [bench] [OPTIONS]
+Usage: cargo run [--release] -- [bench | fuzz] [OPTIONS]
 
 Builds the kernel, makes a disk image and boots it in QEMU. Exits 0 when the kernel shuts
 down cleanly, 1 when it reports a failure, crashes or times out, 2 on a usage error.
@@ -19,6 +19,8 @@ Commands:
   bench                   boot the benchmark suite as init, print its figures and write
                           them to boot/bench/latest.csv and boot/bench/latest.svg
                           (use with --release; default timeout 1800 s)
+  fuzz                    boot the long system-call fuzz campaign (fuzz_long) as init
+                          (use with --release; default timeout 3600 s)
 
 Options:
       --uefi              boot with UEFI firmware (OVMF) instead of BIOS
@@ -39,6 +41,8 @@ pub enum Request {
     Run(MachineConfig),
     /// Boot the benchmark suite with this machine.
     Bench(MachineConfig),
+    /// Boot the long fuzz campaign with this machine.
+    Fuzz(MachineConfig),
     /// Print the help.
     Help,
 }
@@ -63,6 +67,8 @@ impl From<lexopt::Error> for UsageError {
 
 /// How long the benchmark suite may run unless `--timeout` says otherwise.
 pub const BENCH_TIMEOUT: Duration = Duration::from_secs(1800);
+/// How long the long fuzz campaign may run unless `--timeout` says otherwise.
+pub const FUZZ_TIMEOUT: Duration = Duration::from_secs(3600);
 
 const MIN_MEMORY_MIB: u64 = 64;
 const MAX_MEMORY_MIB: u64 = 64 * 1024;
@@ -72,10 +78,12 @@ const MAX_CPUS: u32 = 64;
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageError> {
     let mut config = MachineConfig::default();
     let mut parser = lexopt::Parser::from_args(args);
-    let (mut bench, mut timeout_given) = (false, false);
+    let (mut command, mut timeout_given) = (None, false);
     while let Some(arg) = parser.next()? {
         match arg {
-            Value(command) if command == "bench" && !bench => bench = true,
+            Value(ref name) if command.is_none() && (name == "bench" || name == "fuzz") => {
+                command = name.to_str().map(String::from);
+            }
             Long("uefi") => config.firmware = Firmware::Uefi,
             Long("gdb") => config.gdb = true,
             Long("smp") => config.cpus = parse_cpus(&text(&mut parser, "--smp")?)?,
@@ -93,16 +101,16 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageE
     if config.gdb {
         config.timeout = None;
     }
-    if !bench {
-        return Ok(Request::Run(config));
-    }
+    let Some(command) = command else { return Ok(Request::Run(config)) };
     if config.init.is_some() {
-        return Err(UsageError("bench boots the benchmark suite: it takes no --init".into()));
+        return Err(UsageError(format!("{command} boots its own program: it takes no --init")));
     }
+    let (request, timeout): (fn(MachineConfig) -> Request, _) =
+        if command == "bench" { (Request::Bench, BENCH_TIMEOUT) } else { (Request::Fuzz, FUZZ_TIMEOUT) };
     if !timeout_given && !config.gdb {
-        config.timeout = Some(BENCH_TIMEOUT);
+        config.timeout = Some(timeout);
     }
-    Ok(Request::Bench(config))
+    Ok(request(config))
 }
 
 fn text(parser: &mut lexopt::Parser, option: &str) -> Result<String, UsageError> {
@@ -175,7 +183,7 @@ mod tests {
     fn run(args: &[&str]) -> Result<MachineConfig, UsageError> {
         match parse(args.iter().map(OsString::from))? {
             Request::Run(config) => Ok(config),
-            Request::Bench(_) | Request::Help => panic!("unexpected request"),
+            Request::Bench(_) | Request::Fuzz(_) | Request::Help => panic!("unexpected request"),
         }
     }
 
@@ -254,6 +262,15 @@ mod tests {
         let elf = std::env::current_exe().expect("the test binary");
         let elf = elf.to_str().expect("UTF-8 path");
         assert!(bench(&["bench", "--init", elf]).unwrap_err().0.contains("--init"));
+    }
+
+    #[test]
+    fn fuzz_is_a_command_with_a_long_timeout() {
+        let fuzz = |args: &[&str]| parse(args.iter().map(OsString::from));
+        assert_eq!(fuzz(&["fuzz"]).unwrap(), Request::Fuzz(MachineConfig { timeout: Some(FUZZ_TIMEOUT), ..MachineConfig::default() }));
+        let Ok(Request::Fuzz(config)) = fuzz(&["fuzz", "--timeout", "0"]) else { panic!("a fuzz request") };
+        assert_eq!(config.timeout, None);
+        assert!(fuzz(&["fuzz", "bench"]).unwrap_err().0.contains("bench"), "one command");
     }
 
     #[test]

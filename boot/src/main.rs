@@ -1,5 +1,6 @@
 //! `cargo run`: build the kernel and the user programs, make a disk image, boot it in QEMU
-//! (`cargo run -- bench`: the benchmark suite, whose figures are then written out).
+//! (`cargo run -- bench`: the benchmark suite, whose figures are then written out; `cargo run
+//! -- fuzz`: the long system-call fuzz campaign).
 
 use boot::bench::{self, Figure};
 use boot::build::{self, KernelProfile};
@@ -12,11 +13,14 @@ use std::process::ExitCode;
 const DEFAULT_INIT: &str = "init";
 /// The benchmark suite's program.
 const BENCH_INIT: &str = "bench";
+/// The long fuzz campaign's program.
+const FUZZ_INIT: &str = "fuzz_long";
 
 fn main() -> ExitCode {
-    let (config, is_bench) = match cli::parse(std::env::args_os().skip(1)) {
-        Ok(Request::Run(config)) => (config, false),
-        Ok(Request::Bench(config)) => (config, true),
+    let (config, init) = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(Request::Run(config)) => (config, DEFAULT_INIT),
+        Ok(Request::Bench(config)) => (config, BENCH_INIT),
+        Ok(Request::Fuzz(config)) => (config, FUZZ_INIT),
         Ok(Request::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -26,7 +30,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = if is_bench { run_bench(&config) } else { boot_kernel(&config, DEFAULT_INIT, |_| ()) };
+    let result = if init == BENCH_INIT { run_bench(&config) } else { boot_kernel(&config, init, |_| ()) };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(outcome) => {

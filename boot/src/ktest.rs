@@ -111,6 +111,18 @@ impl fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
+/// Guest memory (MiB) of the user test programs that need their own, by program name: those
+/// that exhaust physical memory run on a small machine, where that takes seconds. Every other
+/// program runs on the runner's default machine.
+pub const USER_TEST_MEMORY_MIB: &[(&str, u64)] = &[("test_limits", 64)];
+
+/// The machine that boots user test program `name`: `base`, with the program's own memory
+/// size if [`USER_TEST_MEMORY_MIB`] gives one.
+pub fn user_test_machine(name: &str, base: &MachineConfig) -> MachineConfig {
+    let memory = USER_TEST_MEMORY_MIB.iter().find(|(program, _)| *program == name).map(|(_, mib)| *mib);
+    MachineConfig { memory_mib: memory.unwrap_or(base.memory_mib), ..base.clone() }
+}
+
 /// Boots `kernel` (with `ramdisk`, if any) on `machine`, echoing its console, and judges
 /// the result.
 pub fn run(kernel: &KernelElf, ramdisk: Option<&std::path::Path>, machine: &MachineConfig) -> Result<Verdict, RunError> {
@@ -164,6 +176,17 @@ mod tests {
     fn missing_results_fail() {
         assert!(!report(&["running 2 tests", "test a ... ok"]).all_passed());
         assert!(!report(&["test a ... ok"]).all_passed());
+    }
+
+    #[test]
+    fn user_tests_get_their_own_memory_only_when_listed() {
+        let base = MachineConfig { memory_mib: 512, ..MachineConfig::default() };
+        assert_eq!(user_test_machine("test_limits", &base).memory_mib, 64);
+        assert_eq!(user_test_machine("test_limits", &base).timeout, base.timeout, "the rest is kept");
+        assert_eq!(user_test_machine("test_tasks", &base), base);
+        for (_, mib) in USER_TEST_MEMORY_MIB {
+            assert!(*mib >= 64, "QEMU machines have at least 64 MiB");
+        }
     }
 
     #[test]

@@ -137,13 +137,13 @@ impl Layout {
         Self { critical, count: 4, written: [stack, data, scratch, reports], text }
     }
 
-    /// The layout of a wild task: only the shared reports are critical.
+    /// The layout of a wild task: only the shared reports are critical. (Its parent may
+    /// have removed its text or stack already: it then finds the image as its text.)
     pub fn wild() -> Self {
-        let mut layout = Self::contained();
-        layout.critical[0] = Range::new(REPORTS, REPORTS + REPORT_PAGES * PAGE);
-        layout.count = 1;
-        layout.written = [Range::default(); 4];
-        layout
+        let reports = Range::new(REPORTS, REPORTS + REPORT_PAGES * PAGE);
+        let text = region_at(text_address()).map_or(image(), |(r, _)| r);
+        let none = Range::default();
+        Self { critical: [reports, none, none, none, none, none], count: 1, written: [none; 4], text }
     }
 
     /// The critical ranges, in no particular order.

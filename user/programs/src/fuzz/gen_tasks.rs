@@ -41,19 +41,13 @@ impl Fuzzer {
         call
     }
 
-    /// `task_create`: a contained task makes victims (freeing the oldest when it holds too
-    /// many); a wild one only with an out-parameter the kernel cannot write (a child nobody
-    /// holds and that has no thread would never be reaped).
+    /// `task_create`: victims (the oldest freed when the task holds too many). A wild task's
+    /// victims are never released by it: they end with it (the kernel ends thread-less tasks
+    /// nobody names).
     fn task_create(&mut self) -> Option<Call> {
         let parent = self.task();
         let mut call = Call::new(Sysno::TaskCreate, [parent, values::boolean(&mut self.rng), 0, self.junk(), self.junk(), self.junk()]);
-        let (ptr, usable) = if self.contained() {
-            self.out(&mut call, SLOT_C, 8)
-        } else {
-            let kind = self.rng.pick(&Ptr::HOSTILE);
-            call.bad_out = Some(kind);
-            (kind.address(SLOT_C, 8, &mut self.rng, self.layout.text), false)
-        };
+        let (ptr, usable) = self.out(&mut call, SLOT_C, 8);
         if usable {
             if self.handles.victims.is_full() {
                 self.release_oldest_victim();
@@ -116,9 +110,9 @@ impl Fuzzer {
         Some(call)
     }
 
-    /// `mach_port_deallocate`: a contained task keeps its own and the host's names, and ends
-    /// a victim before it lets go of its name (a task without a thread that nobody names would
-    /// never be reaped).
+    /// `mach_port_deallocate`: a contained task keeps its own and the host's names, and the
+    /// names of its running kamikaze children (which it must collect). Dropping the last name
+    /// of an idle victim must end it (the kernel reaps thread-less tasks nobody names).
     fn port_deallocate(&mut self) -> Option<Call> {
         let task = self.task();
         let name = match self.rng.below(10) {
@@ -130,8 +124,7 @@ impl Fuzzer {
         if self.handles.role(task) == Role::Me {
             match self.handles.role(name) {
                 Role::Me | Role::Host if self.contained() => return None,
-                Role::Victim(i) if self.is_running_kamikaze(Role::Victim(i)) => return None,
-                Role::Victim(i) => self.end_victim(i),
+                role if self.is_running_kamikaze(role) => return None,
                 _ => {}
             }
         }

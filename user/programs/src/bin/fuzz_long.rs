@@ -18,7 +18,7 @@ use fuzz::{campaign, Plan};
 mach::entry!(main);
 
 /// Calls to make in all (kamikaze children's included).
-const TARGET_CALLS: u64 = 1_000_000;
+const TARGET_CALLS: u64 = 5_000_000;
 /// Most rounds, whatever the count.
 const MAX_ROUNDS: u64 = 64;
 /// The first round's seed; round `r` starts at `FIRST_SEED + 16 * r`.

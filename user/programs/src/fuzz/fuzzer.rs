@@ -2,9 +2,10 @@
 //! what every call must leave true.
 //!
 //! Per call: the result is a known `KERN_*` (or errno) value; an out-of-range call number
-//! gives `KERN_INVALID_ARGUMENT`; a call that always writes an out-parameter never succeeds
-//! when that parameter points at memory it cannot write; a failed call on this task or an
-//! idle victim leaves that task's map as it was (region count, size, wired pages).
+//! gives `KERN_INVALID_ARGUMENT`; in a contained task, a call that always writes an
+//! out-parameter never succeeds when that parameter points at memory it cannot write, and a
+//! failed call on the task or an idle victim leaves that task's map as it was (region count,
+//! size, wired pages).
 //! Per batch (contained tasks): see `check`.
 
 use super::layout::{Layout, Ptr};
@@ -48,6 +49,19 @@ pub enum Effect {
     Doomed(u64),
 }
 
+/// What a successful call must have written (checked when the pointers were usable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    None,
+    /// A page-aligned address for `size` bytes inside the map, with no bit of `mask` set (0
+    /// for an `ANYWHERE` allocation of size 0), at `ptr`.
+    Placed { ptr: u64, size: u64, mask: u64 },
+    /// `vm_region`'s address and size: a region that contains `query` or lies above it.
+    Region { address_ptr: u64, size_ptr: u64, query: u64 },
+    /// Exactly `value` at `ptr`.
+    Equals { ptr: u64, value: u64 },
+}
+
 /// One generated call.
 #[derive(Clone, Copy, Debug)]
 pub struct Call {
@@ -60,11 +74,12 @@ pub struct Call {
     /// The task whose map a failure must leave unchanged.
     pub target: Option<u64>,
     pub effect: Effect,
+    pub expect: Expect,
 }
 
 impl Call {
     pub fn new(no: Sysno, args: [u64; 6]) -> Self {
-        Self { no: no as u64, args, bad_out: None, must_write: false, target: None, effect: Effect::None }
+        Self { no: no as u64, args, bad_out: None, must_write: false, target: None, effect: Effect::None, expect: Expect::None }
     }
 }
 
@@ -165,8 +180,14 @@ impl Fuzzer {
             self.stats.unknown += 1;
             return Err(self.violation(format_args!("unexpected result {result:#x}")));
         }
-        if result == 0 && call.must_write && call.bad_out.is_some() {
+        // (A wild task may have remapped its own text, guard pages or hole by now.)
+        if result == 0 && call.must_write && call.bad_out.is_some() && self.mode == Mode::Contained {
             return Err(self.violation(format_args!("succeeded with an out-parameter at {:?}", call.bad_out)));
+        }
+        if result == 0 && sysno.is_some_and(|s| s != Sysno::MachTaskSelf) {
+            if let Some(wrong) = wrong_result(call.expect) {
+                return Err(self.violation(format_args!("succeeded with {wrong:#x} written, expected {:x?}", call.expect)));
+            }
         }
         if result != 0 && sysno.is_some() {
             if let (Some(target), Some(before)) = (call.target, before) {
@@ -233,6 +254,27 @@ impl Fuzzer {
     /// An address a call returned lately.
     pub fn recent(&mut self) -> u64 {
         self.rng.pick(&self.recent)
+    }
+}
+
+/// The value a successful call wrote where `expect` says, if it is wrong.
+fn wrong_result(expect: Expect) -> Option<u64> {
+    use super::layout::{PAGE, USER_MAX, USER_MIN};
+    match expect {
+        Expect::None => None,
+        Expect::Placed { ptr, size, mask } => {
+            let at = read_slot(ptr);
+            let end = size.checked_next_multiple_of(PAGE).and_then(|s| at.checked_add(s));
+            let ok = if size == 0 { at == 0 } else { at % PAGE == 0 && at >= USER_MIN && end.is_some_and(|e| e <= USER_MAX) && at & mask == 0 };
+            (!ok).then_some(at)
+        }
+        Expect::Region { address_ptr, size_ptr, query } => {
+            let (at, size) = (read_slot(address_ptr), read_slot(size_ptr));
+            let end = at.checked_add(size).unwrap_or(0);
+            let ok = (at | size) % PAGE == 0 && size > 0 && at >= USER_MIN && end <= USER_MAX && end > query.max(at);
+            (!ok).then_some(at)
+        }
+        Expect::Equals { ptr, value } => Some(read_slot(ptr)).filter(|&v| v != value),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Generating calls: the shared argument helpers and the calls on ranges of a map.
 
-use super::fuzzer::{write_slot, Call, Effect, Fuzzer, Mode};
+use super::fuzzer::{write_slot, Call, Effect, Expect, Fuzzer, Mode};
 use super::layout::{Ptr, PAGE};
 use super::track::Role;
 use super::values;
@@ -110,6 +110,11 @@ impl Fuzzer {
         if usable {
             write_slot(ptr, address);
             call.effect = Effect::Address(ptr);
+            call.expect = match flags {
+                1 => Expect::Placed { ptr, size, mask: 0 },
+                _ if size != 0 => Expect::Equals { ptr, value: address & !(PAGE - 1) },
+                _ => Expect::Equals { ptr, value: address },
+            };
         }
         call.args[1] = ptr;
         call.must_write = flags == 1 || (flags == 0 && size != 0);
@@ -177,13 +182,17 @@ impl Fuzzer {
         let task = self.task();
         let mut call = Call::new(Sysno::VmRegion, [task, 0, 0, 0, self.junk(), self.junk()]);
         let (a, usable) = self.out(&mut call, SLOT_A, 8);
+        let query = if self.rng.chance(50) { self.address() } else { self.rng.below(8) * PAGE };
         if usable {
-            let at = if self.rng.chance(50) { self.address() } else { self.rng.below(8) * PAGE };
-            write_slot(a, at);
+            write_slot(a, query);
         }
         call.args[1] = a;
-        call.args[2] = self.out(&mut call, SLOT_B, 8).0;
+        let (size_ptr, size_usable) = self.out(&mut call, SLOT_B, 8);
+        call.args[2] = size_ptr;
         call.args[3] = self.out(&mut call, SLOT_INFO, 32).0;
+        if usable && size_usable {
+            call.expect = Expect::Region { address_ptr: a, size_ptr, query };
+        }
         call.must_write = true;
         call
     }

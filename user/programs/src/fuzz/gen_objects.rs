@@ -1,6 +1,6 @@
 //! Generating calls: `vm_map`, memory entries, copy objects and the copies built on them.
 
-use super::fuzzer::{write_slot, Call, Effect, Fuzzer};
+use super::fuzzer::{write_slot, Call, Effect, Expect, Fuzzer};
 use super::gen::{SLOT_A, SLOT_B, SLOT_C, SLOT_MAP, SLOT_REMAP};
 use super::layout::PAGE;
 use super::values;
@@ -71,7 +71,14 @@ impl Fuzzer {
             inheritance: values::inheritance(&mut self.rng) as u32,
             reserved: if self.rng.chance(90) { 0 } else { self.rng.next() as u32 },
         };
-        Some(self.block_call(Sysno::VmMap, SLOT_MAP, &args, task.into()))
+        let mut call = self.block_call(Sysno::VmMap, SLOT_MAP, &args, task.into());
+        if let Effect::Address(ptr) = call.effect {
+            call.expect = match flags {
+                1 => Expect::Placed { ptr, size, mask: args.mask },
+                _ => Expect::Equals { ptr, value: address & !(PAGE - 1) },
+            };
+        }
+        Some(call)
     }
 
     /// A call whose arguments are a block at one pointer (`vm_map`, `vm_remap`).
@@ -101,8 +108,12 @@ impl Fuzzer {
         }
         let mut call = Call::new(Sysno::MachMakeMemoryEntry, [task, 0, offset, permission, 0, parent]);
         let (size_ptr, size_usable) = self.out(&mut call, SLOT_B, 8);
+        let size = if create { size % (1 << 30) } else { size };
         if size_usable {
-            write_slot(size_ptr, if create { size % (1 << 30) } else { size });
+            write_slot(size_ptr, size);
+            if let Some(rounded) = size.checked_next_multiple_of(PAGE) {
+                call.expect = Expect::Equals { ptr: size_ptr, value: rounded };
+            }
         }
         let (handle_ptr, handle_usable) = self.out(&mut call, SLOT_C, 8);
         if handle_usable {
@@ -177,7 +188,11 @@ impl Fuzzer {
             call.effect = Effect::Address(data);
         }
         call.args[3] = data;
-        call.args[4] = self.out(&mut call, SLOT_B, 8).0;
+        let (count_ptr, count_usable) = self.out(&mut call, SLOT_B, 8);
+        call.args[4] = count_ptr;
+        if count_usable {
+            call.expect = Expect::Equals { ptr: count_ptr, value: size };
+        }
         call.must_write = true;
         call.target = Some(u64::from(self.handles.me));
         Some(call)

@@ -1,7 +1,7 @@
 //! Generating calls: tasks, threads, handles, the Hurd's calls, the console and numbers that
 //! are no call.
 
-use super::fuzzer::{write_slot, Call, Effect, Fuzzer};
+use super::fuzzer::{write_slot, Call, Effect, Expect, Fuzzer};
 use super::gen::{SLOT_A, SLOT_C, SLOT_D};
 use super::layout::{Ptr, PAGE, USER_MAX};
 use super::track::{Role, VictimState};
@@ -149,6 +149,11 @@ impl Fuzzer {
         if usable {
             write_slot(ptr, address);
             call.effect = Effect::Address(ptr);
+            call.expect = match flags & 1 {
+                _ if size == 0 => Expect::Equals { ptr, value: address },
+                1 => Expect::Equals { ptr, value: address },
+                _ => Expect::Placed { ptr, size, mask: 0 },
+            };
         }
         call.args[0] = ptr;
         call.must_write = size != 0 && size % PAGE == 0 && flags & !3 == 0;

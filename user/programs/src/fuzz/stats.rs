@@ -104,16 +104,26 @@ impl Stats {
             "fuzz {label}: seed {:#x} calls {} filtered {} batches {} resets {} kamikaze {} (killed {}, timed out {}) violations {} ticks {}",
             self.seed, self.calls, self.filtered, self.batches, self.resets, self.kamikazes, self.kamikaze_killed, self.kamikaze_timeouts, self.violations, self.ticks
         );
-        let mut line = Line::new();
+        let mut line = Line::new(label, "kern");
         for (code, &n) in self.kern.iter().enumerate().filter(|(_, n)| **n > 0) {
-            line.push(kern_name(code), n);
+            line.push(format_args!("{}={n}", kern_name(code)));
         }
-        line.push("unknown", self.unknown);
-        line.flush(label, "kern");
+        line.push(format_args!("unknown={}", self.unknown));
+        line.flush();
+        let mut line = Line::new(label, "hurd");
         for (errno, &n) in self.errno.iter().enumerate().filter(|(_, n)| **n > 0) {
-            line.push(errno_name(errno), n);
+            line.push(format_args!("{}={n}", errno_name(errno)));
         }
-        line.flush(label, "hurd");
+        line.flush();
+        let mut line = Line::new(label, "calls");
+        for (no, &n) in self.per_call.iter().enumerate().filter(|(_, n)| **n > 0) {
+            match mach::raw::Sysno::from_raw(no as u64) {
+                Some(call) => line.push(format_args!("{call:?}={n}")),
+                None if no == RAW_CALL => line.push(format_args!("no-call={n}")),
+                None => line.push(format_args!("no-call-{no}={n}")),
+            }
+        }
+        line.flush();
     }
 }
 
@@ -124,50 +134,52 @@ fn add_all<const N: usize>(sum: &mut [u64; N], more: &[u64; N]) {
 }
 
 /// A line of `NAME=count` pairs, printed in pieces short enough for the console.
-struct Line {
+struct Line<'a> {
+    label: &'a str,
+    kind: &'a str,
     text: [u8; 200],
     len: usize,
 }
 
-impl Line {
-    fn new() -> Self {
-        Self { text: [0; 200], len: 0 }
+impl<'a> Line<'a> {
+    fn new(label: &'a str, kind: &'a str) -> Self {
+        Self { label, kind, text: [0; 200], len: 0 }
     }
 
-    fn push(&mut self, name: &str, n: u64) {
-        let mut buf = [0u8; 48];
-        let piece = format_pair(&mut buf, name, n);
-        if self.len + piece.len() > self.text.len() {
-            self.flush("", "");
+    /// Appends ` pair`, printing the line first if the pair would not fit.
+    fn push(&mut self, pair: core::fmt::Arguments<'_>) {
+        use core::fmt::Write;
+        let mut piece = Piece { bytes: [0; 64], len: 0 };
+        let _ = write!(piece, " {pair}");
+        if self.len + piece.len > self.text.len() {
+            self.flush();
         }
-        self.text[self.len..self.len + piece.len()].copy_from_slice(piece);
-        self.len += piece.len();
+        self.text[self.len..self.len + piece.len].copy_from_slice(&piece.bytes[..piece.len]);
+        self.len += piece.len;
     }
 
-    fn flush(&mut self, label: &str, kind: &str) {
+    fn flush(&mut self) {
         if self.len > 0 {
             let text = core::str::from_utf8(&self.text[..self.len]).unwrap_or("?");
-            println!("fuzz {label} {kind}:{text}");
+            println!("fuzz {} {}:{text}", self.label, self.kind);
             self.len = 0;
         }
     }
 }
 
-fn format_pair<'a>(buf: &'a mut [u8; 48], name: &str, n: u64) -> &'a [u8] {
-    use core::fmt::Write;
-    struct W<'b>(&'b mut [u8; 48], usize);
-    impl Write for W<'_> {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let end = (self.1 + s.len()).min(self.0.len());
-            self.0[self.1..end].copy_from_slice(&s.as_bytes()[..end - self.1]);
-            self.1 = end;
-            Ok(())
-        }
+/// A short formatted piece (cut at 64 bytes).
+struct Piece {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl core::fmt::Write for Piece {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.bytes.len() - self.len);
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
     }
-    let mut w = W(buf, 0);
-    let _ = write!(w, " {name}={n}");
-    let len = w.1;
-    &buf[..len]
 }
 
 /// The name of a `kern_return_t` value.

@@ -25,15 +25,18 @@ pub fn heap_size() -> usize {
     heap::usage().1
 }
 
-/// Most entries in one map: a sixteenth of the heap at about 256 bytes an entry (map and
-/// gap-index nodes), between 1 024 and 65 536.
+/// Most entries in one map: a sixteenth of the heap at 256 bytes an entry, between 1 024 and
+/// 65 536. An entry costs about 500 bytes with its tree nodes, gap-index node and block
+/// headers (measured in a map and its fork), so a fork of a map at the limit allocates about
+/// an eighth of the heap: less than [`heap_reserve`].
 pub fn map_entry_limit() -> usize {
     (heap_size() / 16 / 256).clamp(1024, 1 << 16)
 }
 
-/// Heap bytes kept free for the calls in progress: an eighth of the heap.
+/// Heap bytes kept free for the calls in progress: a fifth of the heap, more than the most
+/// one call allocates (see [`map_entry_limit`]).
 pub fn heap_reserve() -> usize {
-    heap_size() / 8
+    heap_size() / 5
 }
 
 /// Whether a call that allocates may go ahead: the reserve is free, and the caller's family

@@ -5,7 +5,7 @@
 //! ledger's number, so that freeing credits the ledger that was charged, whoever frees.
 //!
 //! ```text
-//!  ┌──────── header (max(16, align) bytes) ────────┬────────── the caller's block ─────────┐
+//!  ┌──────── header (max(8, align) bytes) ─────────┬────────── the caller's block ─────────┐
 //!  │ padding …                     ledger (u64)    │ layout.size() bytes, aligned           │
 //!  └───────────────────────────────────────────────┴────────────────────────────────────────┘
 //! ```
@@ -34,21 +34,30 @@ static HEAP: KernelHeap = KernelHeap { heap: IrqMutex::new(Heap::empty()), in_us
 pub unsafe fn init(start: *mut u8, size: usize) {
     // SAFETY: forwarded from the caller.
     unsafe { HEAP.heap.lock().init(start, size) };
+    SIZE.store(size, Ordering::Relaxed);
 }
 
-/// Bytes of the heap not in use.
+/// Bytes in the heap (fixed at `init`), readable without the lock.
+static SIZE: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of the heap not in use (block headers counted as in use), without taking the lock:
+/// every system call asks.
 pub fn free_bytes() -> usize {
-    HEAP.heap.lock().free()
+    SIZE.load(Ordering::Relaxed).saturating_sub(HEAP.in_use.load(Ordering::Relaxed))
 }
 
 /// Heap statistics: `(bytes in use, bytes in the heap)`.
 pub fn usage() -> (usize, usize) {
-    (HEAP.in_use.load(Ordering::Relaxed), HEAP.heap.lock().size())
+    (HEAP.in_use.load(Ordering::Relaxed), SIZE.load(Ordering::Relaxed))
 }
+
+/// The smallest header: one word, so that the common 8-byte-aligned blocks keep their
+/// alignment and the allocator's holes stay as they were.
+const HEADER: usize = 8;
 
 /// The block the heap hands out for `layout`, header included, and the header's size.
 fn with_header(layout: Layout) -> Option<(Layout, usize)> {
-    let header = layout.align().max(16);
+    let header = layout.align().max(HEADER);
     let size = layout.size().checked_add(header)?;
     Some((Layout::from_size_align(size, header).ok()?, header))
 }
@@ -65,7 +74,7 @@ unsafe impl GlobalAlloc for KernelHeap {
         crate::ledger::charge(ledger, outer.size());
         self.in_use.fetch_add(outer.size(), Ordering::Relaxed);
         // SAFETY: the block is `outer.size()` bytes, so `header` bytes in is inside it, and
-        // the word before that lies in the header (header >= 16), aligned to 8.
+        // the word before that lies in the header (header >= 8), aligned to 8.
         unsafe {
             let inner = block.as_ptr().add(header);
             inner.cast::<u64>().sub(1).write(u64::from(ledger));

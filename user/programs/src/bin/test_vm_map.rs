@@ -17,6 +17,7 @@ const KERNEL_PTR: u64 = 0xffff_8000_0000_0000;
 fn main() -> i32 {
     mach::test::run(&mach::tests![
         anonymous_vm_map_honours_mask_flags_and_values,
+        anywhere_ignores_the_incoming_address_as_vm_allocate_does,
         vm_map_range_rules,
         a_new_memory_entry_is_shared_by_its_mappings,
         a_memory_entry_shares_memory_with_another_task,
@@ -277,4 +278,19 @@ fn maps_have_an_entry_limit() {
     let mut a = BASE;
     assert_eq!(vm_allocate(me(), &mut a, PAGE, VM_FLAGS_FIXED), KERN_SUCCESS, "room again");
     assert_eq!(vm_deallocate(me(), a, PAGE), KERN_SUCCESS);
+}
+
+/// `vm_map` ANYWHERE places memory as `vm_allocate` ANYWHERE does: first fit from the bottom,
+/// whatever address comes in (even the top of the map, or one in use).
+fn anywhere_ignores_the_incoming_address_as_vm_allocate_does() {
+    for incoming in [0, 0x7fff_ffff_e000, 0x7fff_ffff_f000, u64::MAX, 0x1234_5678_9000] {
+        let mut by_allocate = incoming;
+        assert_eq!(vm_allocate(me(), &mut by_allocate, 2 * PAGE, VM_FLAGS_ANYWHERE), KERN_SUCCESS);
+        assert_eq!(vm_deallocate(me(), by_allocate, 2 * PAGE), KERN_SUCCESS);
+        let mut by_map = incoming;
+        let kr = map(&mut by_map, 2 * PAGE, 0, VM_FLAGS_ANYWHERE, MACH_PORT_NULL, 0, FALSE, VM_PROT_DEFAULT, VM_PROT_ALL);
+        assert_eq!(kr, KERN_SUCCESS, "incoming {incoming:#x}");
+        assert_eq!(by_map, by_allocate, "the same first fit for incoming {incoming:#x}");
+        assert_eq!(vm_deallocate(me(), by_map, 2 * PAGE), KERN_SUCCESS);
+    }
 }

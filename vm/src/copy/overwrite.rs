@@ -20,6 +20,29 @@ use crate::system::{MapId, Machine, Vm};
 use crate::types::Access;
 use crate::{Page, PageRange, VmError, PAGE_SIZE};
 
+/// What a copy to be written over memory looks like, for the checks.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OverwriteShape {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Whether it is an entry list starting and ending on page boundaries.
+    pub aligned_pieces: bool,
+    /// Its pieces (at most).
+    pub pieces: usize,
+    /// Frames to find free beyond a frame per destination page (copies the source may have
+    /// to take at once, when the copy is taken after the checks).
+    pub extra_frames: u64,
+}
+
+/// How a copy is written over memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Overwrite {
+    /// The pieces replace the destination's entries, copy-on-write.
+    Virtual,
+    /// The bytes are written into the destination's own memory.
+    Physical,
+}
+
 impl<M: Machine> Vm<M> {
     /// Writes copy `id` over `map` from `addr` and consumes it.
     ///
@@ -34,26 +57,44 @@ impl<M: Machine> Vm<M> {
     pub fn copy_overwrite(&mut self, map: MapId, addr: u64, id: CopyId) -> Result<(), VmError> {
         let copy = self.copies.get(id.0).ok_or(VmError::InvalidArgument)?;
         let aligned_pieces = matches!(copy.data, CopyData::Entries(_)) && copy.page_offset == 0 && copy.size % PAGE_SIZE == 0;
-        let size = copy.size;
-        let end = addr.checked_add(size).ok_or(VmError::InvalidAddress)?;
-        if size > 0 {
-            self.check_access(map, addr, end, Access::Write)?;
-        }
-        let virtual_ok = aligned_pieces && addr % PAGE_SIZE == 0 && self.entries_in(map, addr, end).iter().all(|e| !e.is_wired() && !e.is_shared);
-        if virtual_ok {
-            self.room_for(map, 2 + self.piece_count(id))?;
-        } else if size > 0 {
-            let (start, page_end) = (addr - addr % PAGE_SIZE, end.next_multiple_of(PAGE_SIZE));
-            self.check_frames(map, start, page_end, (page_end - start) / PAGE_SIZE)?;
-        }
-        let copy = self.copies.remove(id.0).expect("checked");
-        if virtual_ok {
-            self.overwrite_virtual(map, addr, copy);
-        } else {
-            self.overwrite_physical(map, addr, &copy).expect("checked: mapped, writable, frames free");
-            self.release_copy(copy);
-        }
+        let shape = OverwriteShape { size: copy.size, aligned_pieces, pieces: self.piece_count(id), extra_frames: 0 };
+        let how = self.check_overwrite(map, addr, shape)?;
+        self.overwrite_checked(map, addr, id, how);
         Ok(())
+    }
+
+    /// Checks that a copy of `shape` can be written over `map` at `addr`, and how.
+    ///
+    /// # Errors
+    ///
+    /// As [`copy_overwrite`](Self::copy_overwrite).
+    pub(crate) fn check_overwrite(&self, map: MapId, addr: u64, shape: OverwriteShape) -> Result<Overwrite, VmError> {
+        let end = addr.checked_add(shape.size).ok_or(VmError::InvalidAddress)?;
+        if shape.size == 0 {
+            return Ok(Overwrite::Physical);
+        }
+        self.check_access(map, addr, end, Access::Write)?;
+        let m = self.map(map);
+        if shape.aligned_pieces && addr % PAGE_SIZE == 0 && m.overlapping(addr, end).all(|e| !e.is_wired() && !e.is_shared) {
+            self.room_for(map, 2 + shape.pieces)?;
+            return Ok(Overwrite::Virtual);
+        }
+        let (start, page_end) = (addr - addr % PAGE_SIZE, end.next_multiple_of(PAGE_SIZE));
+        self.check_frames(map, start, page_end, (page_end - start) / PAGE_SIZE + shape.extra_frames)?;
+        Ok(Overwrite::Physical)
+    }
+
+    /// Writes copy `id` over `map` at `addr` as [`check_overwrite`](Self::check_overwrite)
+    /// found it can be, and consumes it.
+    pub(crate) fn overwrite_checked(&mut self, map: MapId, addr: u64, id: CopyId, how: Overwrite) {
+        let copy = self.copies.remove(id.0).expect("checked: a live copy");
+        match how {
+            Overwrite::Virtual => self.overwrite_virtual(map, addr, copy),
+            Overwrite::Physical => {
+                self.overwrite_physical(map, addr, &copy).expect("checked: mapped, writable, frames free");
+                self.release_copy(copy);
+            }
+        }
     }
 
     fn piece_count(&self, id: CopyId) -> usize {

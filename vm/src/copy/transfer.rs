@@ -7,6 +7,7 @@
 //! the largest copy the source range can give (one piece per source entry), and the copy is
 //! taken only when the whole call can no longer fail.
 
+use super::overwrite::OverwriteShape;
 use super::{CopyId, SourceDisposal, BUFFER_THRESHOLD};
 use crate::system::{MapId, Machine, Vm};
 use crate::types::{Access, Placement};
@@ -30,24 +31,16 @@ impl<M: Machine> Vm<M> {
             return Ok(());
         }
         let from_end = from.checked_add(len).ok_or(VmError::InvalidAddress)?;
-        let to_end = to.checked_add(len).ok_or(VmError::InvalidAddress)?;
         self.check_access(source, from, from_end, Access::Read)?;
-        self.check_access(target, to, to_end, Access::Write)?;
-        let (start, end) = (to - to % PAGE_SIZE, to_end.next_multiple_of(PAGE_SIZE));
-        let aligned = len >= BUFFER_THRESHOLD && from % PAGE_SIZE == 0 && len % PAGE_SIZE == 0 && to % PAGE_SIZE == 0;
-        if aligned && self.map(target).overlapping(start, end).all(|e| !e.is_wired() && !e.is_shared) {
-            // Virtual: the pieces replace the target's entries.
-            let pieces = self.source_pieces(source, from, from_end);
-            let clipped_here = if source == target { CLIP_ENTRIES } else { 0 };
-            self.room_for(target, CLIP_ENTRIES + pieces + clipped_here)?;
-        } else {
-            // Physical: a frame per target page, and as many again for the source pages the
-            // copy may have to take at once (wired or shared source memory).
-            let source_pages = (from_end.next_multiple_of(PAGE_SIZE) - (from - from % PAGE_SIZE)) / PAGE_SIZE;
-            self.check_frames(target, start, end, (end - start) / PAGE_SIZE + source_pages)?;
-        }
+        let aligned_pieces = len >= BUFFER_THRESHOLD && from % PAGE_SIZE == 0 && len % PAGE_SIZE == 0;
+        let clipped_here = if source == target { CLIP_ENTRIES } else { 0 };
+        let source_pages = (from_end.next_multiple_of(PAGE_SIZE) - (from - from % PAGE_SIZE)) / PAGE_SIZE;
+        let pieces = self.source_pieces(source, from, from_end) + clipped_here;
+        let shape = OverwriteShape { size: len, aligned_pieces, pieces, extra_frames: source_pages };
+        let how = self.check_overwrite(target, to, shape)?;
         let id = self.copyin(source, from, len, SourceDisposal::Keep)?;
-        self.copy_overwrite(target, to, id).inspect_err(|_| self.copy_discard(id))
+        self.overwrite_checked(target, to, id, how);
+        Ok(())
     }
 
     /// Copies `len` bytes at `from` in `source` into new memory of `target`, placed anywhere;

@@ -123,6 +123,8 @@ impl<M: Machine> Vm<M> {
         }
         map.gaps.check_invariants();
         assert_eq!(map.gaps.iter().collect::<Vec<_>>(), expected_gaps, "gap index");
+        let mapped: u64 = map.entries.values().map(|e| e.end - e.start).sum();
+        assert_eq!(map.mapped_bytes(), mapped, "mapped bytes");
     }
 
     /// Verifies that the pmap is a faithful cache of map `id`: every translation inside an

@@ -120,8 +120,8 @@ pub fn task_info(task_name: u64, info_ptr: u64) -> KernResult {
             faults,
             resident_count: counts.resident,
             wired_count: counts.wired,
-            virtual_size: m.entries().map(|e| e.end - e.start).sum(),
-            region_count: m.entries().count() as u64,
+            virtual_size: m.mapped_bytes(),
+            region_count: m.entry_count() as u64,
         }
     };
     user::write_plain(info_ptr, &info)

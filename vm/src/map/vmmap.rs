@@ -26,6 +26,9 @@ pub struct VmMap {
     /// The pmap address space translating this map.
     pub(crate) space: SpaceId,
     pub(crate) version: u64,
+    /// Bytes covered by entries: the map's span less its free gaps (kept by `take_gap` and
+    /// `free_gap`, through which every entry enters and leaves free space).
+    pub(crate) mapped: u64,
 }
 
 impl VmMap {
@@ -33,7 +36,17 @@ impl VmMap {
     pub fn new(space: SpaceId, min: u64, max: u64) -> Self {
         let mut gaps = GapTree::new();
         gaps.insert(min, max);
-        Self { entries: BTreeMap::new(), gaps, min, max, space, version: 0 }
+        Self { entries: BTreeMap::new(), gaps, min, max, space, version: 0, mapped: 0 }
+    }
+
+    /// Number of entries, in O(1).
+    pub fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Bytes covered by entries (the map's virtual size), in O(1).
+    pub fn mapped_bytes(&self) -> u64 {
+        self.mapped
     }
 
     /// Lowest address of the map (`map min`).
@@ -145,11 +158,13 @@ impl VmMap {
         if end < gap_end {
             self.gaps.insert(end, gap_end);
         }
+        self.mapped += end - start;
     }
 
     /// Returns `[start, end)` (no longer covered by any entry) to the free gaps, merging with
     /// the gaps around it.
     pub(crate) fn free_gap(&mut self, mut start: u64, mut end: u64) {
+        self.mapped -= end - start;
         if start > self.min {
             if let Some((before, _)) = self.gaps.containing(start - 1) {
                 self.gaps.remove(before);

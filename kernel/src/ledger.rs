@@ -17,8 +17,11 @@
 //! - every call is also refused while less than the global reserve is free
 //!   (`limits::heap_reserve`), which covers the most one call can allocate;
 //! - a family may have at most a quarter of the task table and of the thread limit;
-//! - with the quota at a quarter of what the reserve leaves, one family (or three) can never
-//!   fill the heap: the others' calls go on.
+//! - so one family holds at most its quota plus what its last call allocated (below the
+//!   reserve): a fifth of the heap plus an eighth, which leaves the others more than half
+//!   of it, and the kernel its reserve. Two hostile families still leave the others room;
+//!   it takes three, all at their peaks, to fill the heap up to the reserve (where every
+//!   allocating call is refused, and the kernel still never runs out).
 //!
 //! Ledger slots are few ([`SLOTS`]); a slot is reused once its family has no task and no
 //! thread. Blocks charged to the ended family may still be live (a shadow object its faults

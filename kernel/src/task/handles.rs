@@ -31,10 +31,11 @@ impl Handle {
 /// A task's handles, by name. Name 0 is `MACH_PORT_NULL` and never used. Tables change only
 /// through `task::grant` and `task::revoke`, which keep the tasks' reference counts.
 ///
-/// Invariant: `slots[0]` is `None`.
+/// Invariants: `slots[0]` is `None`; `live` counts the `Some` slots.
 #[derive(Debug)]
 pub struct HandleTable {
     slots: Vec<Option<Handle>>,
+    live: usize,
 }
 
 impl Default for HandleTable {
@@ -46,11 +47,12 @@ impl Default for HandleTable {
 impl HandleTable {
     /// An empty table.
     pub fn new() -> Self {
-        Self { slots: alloc::vec![None] }
+        Self { slots: alloc::vec![None], live: 0 }
     }
 
     /// Adds `handle` and returns its name (the lowest free one).
     pub fn insert(&mut self, handle: Handle) -> u32 {
+        self.live += 1;
         match self.slots.iter().skip(1).position(Option::is_none) {
             Some(i) => {
                 self.slots[i + 1] = Some(handle);
@@ -73,6 +75,16 @@ impl HandleTable {
         self.slots.iter().position(|h| *h == Some(handle)).map(|i| i as u32)
     }
 
+    /// Number of handles, in O(1).
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether the table holds no handle.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
     /// Every handle.
     pub fn iter(&self) -> impl Iterator<Item = Handle> + '_ {
         self.slots.iter().flatten().copied()
@@ -84,6 +96,7 @@ impl HandleTable {
             return None;
         }
         let handle = self.slots.get_mut(name as usize)?.take()?;
+        self.live -= 1;
         self.trim();
         Some(handle)
     }

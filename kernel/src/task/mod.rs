@@ -232,7 +232,7 @@ pub fn room_for_handle(holder: TaskId) -> bool {
 }
 
 fn room_in(tasks: &BTreeMap<TaskId, Task>, holder: TaskId) -> bool {
-    tasks.get(&holder).is_some_and(|t| t.handles.iter().count() < crate::limits::MAX_HANDLES)
+    tasks.get(&holder).is_some_and(|t| t.handles.len() < crate::limits::MAX_HANDLES)
 }
 
 /// The map of task `id`, if it is alive.

@@ -71,7 +71,13 @@ impl LedgerId {
 
     /// Whether this family holds no more than its quota.
     pub fn within_quota(self) -> bool {
-        self == KERNEL || self.bytes() <= quota()
+        self.within_quota_and(0)
+    }
+
+    /// Whether this family holds no more than its quota and `slack` bytes (the kernel's own
+    /// ledger always does).
+    pub fn within_quota_and(self, slack: usize) -> bool {
+        self == KERNEL || self.bytes() <= quota() + slack
     }
 }
 

@@ -48,6 +48,5 @@ pub fn heap_allows_call() -> bool {
 /// Whether a fault may go ahead (it allocates a little: an object, a page index node): half
 /// the reserve is free, and the faulting family is within its quota and half the reserve.
 pub fn heap_allows_fault() -> bool {
-    let ledger = crate::ledger::current();
-    heap::free_bytes() >= heap_reserve() / 2 && (ledger == crate::ledger::KERNEL || ledger.bytes() <= crate::ledger::quota() + heap_reserve() / 2)
+    heap::free_bytes() >= heap_reserve() / 2 && crate::ledger::current().within_quota_and(heap_reserve() / 2)
 }

@@ -114,7 +114,7 @@ pub fn vm_copy_discard(copy: u64) -> KernResult {
 /// memory of the caller.
 pub fn vm_read(task: u64, address: u64, size: u64, data_ptr: u64, count_ptr: u64) -> KernResult {
     let source = target_map(task)?;
-    let me = task::map_of(caller()).ok_or(KERN_INVALID_TASK)?;
+    let me = own_map()?;
     user::check_writable_u64(data_ptr)?;
     user::check_writable_u64(count_ptr)?;
     if !byte_range(address, size)? {
@@ -127,7 +127,7 @@ pub fn vm_read(task: u64, address: u64, size: u64, data_ptr: u64, count_ptr: u64
 /// `vm_write(task, address, data, data_count)`: the caller's bytes over the task's memory.
 pub fn vm_write(task: u64, address: u64, data: u64, count: u64) -> KernResult {
     let target = target_map(task)?;
-    let me = task::map_of(caller()).ok_or(KERN_INVALID_TASK)?;
+    let me = own_map()?;
     overwrite_from(me, data, count, target, address)
 }
 

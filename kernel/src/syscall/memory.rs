@@ -87,9 +87,7 @@ fn vm_deallocate(task: u64, address: u64, size: u64) -> KernResult {
 /// kernel memory), so it is refused as any allocating call is when the heap or the caller's
 /// family is short (`limits::heap_allows_call`); any other removal only frees.
 pub(super) fn deallocate(vm: &mut vm_system::KernelVm, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
-    let (s, e) = (start.addr(), end.addr());
-    let splits = vm.map(map).lookup(s).is_some_and(|entry| entry.start < s && e < entry.end);
-    if splits && !crate::limits::heap_allows_call() {
+    if vm.deallocate_splits(map, start, end) && !crate::limits::heap_allows_call() {
         return Err(VmError::OutOfMemory);
     }
     vm.deallocate(map, start, end)

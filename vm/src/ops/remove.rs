@@ -31,11 +31,17 @@ impl<M: Machine> Vm<M> {
         if !self.in_bounds(map, s, e) {
             return Err(VmError::InvalidAddress);
         }
-        if self.map(map).lookup(s).is_some_and(|entry| entry.start < s && e < entry.end) {
-            // Removing the middle of an entry leaves two.
+        if self.deallocate_splits(map, start, end) {
             self.room_for(map, 1)?;
         }
         Ok(())
+    }
+
+    /// Whether removing `[start, end)` takes the middle out of one entry, leaving two (one
+    /// entry more: a caller that bounds kernel memory counts it as an allocation).
+    pub fn deallocate_splits(&self, map: MapId, start: Page, end: Page) -> bool {
+        let (s, e) = (start.addr(), end.addr());
+        self.map(map).lookup(s).is_some_and(|entry| entry.start < s && e < entry.end)
     }
 
     /// Removes the entries of `[start, end)` (clipping those that straddle it), their

@@ -87,3 +87,16 @@ macro_rules! test_kernel {
         $crate::entry_point!(__test_kernel_main);
     };
 }
+
+/// Recurses until the stack it runs on overflows (for the tests of guard pages): it never
+/// returns, as the overflow's double fault ends the test kernel.
+pub fn overflow_the_stack() -> ! {
+    let depth = recurse(0);
+    panic!("recursed {depth} levels without a fault");
+}
+
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let frame = core::hint::black_box([depth; 8]);
+    recurse(depth + 1) + frame[7]
+}

@@ -20,14 +20,7 @@ const PAGE: u64 = 4096;
 #[test_case]
 fn stack_overflow_is_caught_as_a_double_fault_on_the_ist_stack() {
     exceptions::set_double_fault_hook(on_double_fault);
-    let depth = recurse(0);
-    panic!("recursed {depth} levels without a fault");
-}
-
-#[allow(unconditional_recursion)]
-fn recurse(depth: u64) -> u64 {
-    let frame = core::hint::black_box([depth; 8]);
-    recurse(depth + 1) + frame[7]
+    testing::overflow_the_stack()
 }
 
 fn on_double_fault(frame: &InterruptStackFrame, rsp: VirtAddr) -> ! {

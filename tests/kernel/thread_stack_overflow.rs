@@ -52,14 +52,7 @@ fn thread_stack_overflow_hits_its_guard_page_and_is_reported() {
 }
 
 extern "C" fn overflow_this_stack() -> ! {
-    let depth = recurse(0);
-    panic!("recursed {depth} levels without a fault");
-}
-
-#[allow(unconditional_recursion)]
-fn recurse(depth: u64) -> u64 {
-    let frame = core::hint::black_box([depth; 8]);
-    recurse(depth + 1) + frame[7]
+    testing::overflow_the_stack()
 }
 
 fn on_double_fault(frame: &InterruptStackFrame, rsp: VirtAddr) -> ! {

@@ -5,7 +5,7 @@ use crate::map::MapEntry;
 use crate::ops::NewMemory;
 use crate::system::{MapId, Machine, Vm};
 use crate::types::{Inherit, Placement};
-use crate::{VmError, PAGE_SIZE};
+use crate::{Page, VmError, PAGE_SIZE};
 
 impl<M: Machine> Vm<M> {
     /// Places copy `id` in new memory of `map` at `placement` and consumes it; returns the
@@ -24,16 +24,34 @@ impl<M: Machine> Vm<M> {
             return Ok(0);
         }
         let pages = (copy.page_offset + copy.size).div_ceil(PAGE_SIZE);
-        let pieces = match &copy.data {
-            CopyData::Entries(pieces) => pieces.len(),
-            CopyData::Buffer(_) => 1,
+        let (pieces, buffer) = match &copy.data {
+            CopyData::Entries(pieces) => (pieces.len(), false),
+            CopyData::Buffer(_) => (1, true),
         };
+        let start = self.check_copyout(map, placement, pages, pieces, buffer)?;
+        Ok(self.copyout_at(map, id, start))
+    }
+
+    /// Where a copy of `pages` pages in (at most) `pieces` pieces would be placed in `map`,
+    /// once everything its placement needs is checked: room for the entries, and for a
+    /// `buffer` copy the frames it is written into.
+    ///
+    /// # Errors
+    ///
+    /// As [`copyout`](Self::copyout).
+    pub(crate) fn check_copyout(&self, map: MapId, placement: Placement, pages: u64, pieces: usize, buffer: bool) -> Result<Page, VmError> {
         let start = self.place(map, placement, pages)?;
         self.room_for(map, pieces)?;
-        if matches!(copy.data, CopyData::Buffer(_)) {
+        if buffer {
             self.check_frames(map, start.addr(), start.addr() + pages * PAGE_SIZE, pages)?;
         }
-        let copy = self.copies.remove(id.0).expect("checked");
+        Ok(start)
+    }
+
+    /// Places live copy `id` at `start`, as [`check_copyout`](Self::check_copyout) found it
+    /// can be, and consumes it; returns the address of its first byte.
+    pub(crate) fn copyout_at(&mut self, map: MapId, id: CopyId, start: Page) -> u64 {
+        let copy = self.copies.remove(id.0).expect("checked: a live copy");
         let address = start.addr() + copy.page_offset;
         match copy.data {
             CopyData::Entries(pieces) => {
@@ -42,11 +60,12 @@ impl<M: Machine> Vm<M> {
                 }
             }
             CopyData::Buffer(data) => {
+                let pages = (copy.page_offset + copy.size).div_ceil(PAGE_SIZE);
                 self.allocate(map, Placement::Fixed(start), pages, NewMemory::DEFAULT).expect("placed");
                 self.write_bytes(map, address, &data).expect("frames counted, memory writable");
             }
         }
-        Ok(address)
+        address
     }
 }
 

@@ -58,16 +58,12 @@ impl<M: Machine> Vm<M> {
         let from_end = from.checked_add(len).ok_or(VmError::InvalidAddress)?;
         self.check_access(source, from, from_end, Access::Read)?;
         let pages = (from % PAGE_SIZE + len).div_ceil(PAGE_SIZE);
-        let start = self.place(target, Placement::Anywhere { mask: 0 }, pages)?;
-        if len >= BUFFER_THRESHOLD {
-            let clipped_here = if source == target { CLIP_ENTRIES } else { 0 };
-            self.room_for(target, self.source_pieces(source, from, from_end) + clipped_here)?;
-        } else {
-            self.room_for(target, 1)?;
-            self.check_frames(target, start.addr(), start.addr() + pages * PAGE_SIZE, pages)?;
-        }
+        let buffer = len < BUFFER_THRESHOLD;
+        let clipped_here = if source == target { CLIP_ENTRIES } else { 0 };
+        let pieces = if buffer { 1 } else { self.source_pieces(source, from, from_end) + clipped_here };
+        let start = self.check_copyout(target, Placement::Anywhere { mask: 0 }, pages, pieces, buffer)?;
         let id: CopyId = self.copyin(source, from, len, SourceDisposal::Keep)?;
-        self.copyout(target, id, Placement::Anywhere { mask: 0 }).inspect_err(|_| self.copy_discard(id))
+        Ok(self.copyout_at(target, id, start))
     }
 
     /// The most pieces a copy of `[from, end)` of `map` can have: one per entry it overlaps.

@@ -204,6 +204,21 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         flush
     }
 
+    fn raise(&mut self, space: SpaceId, range: PageRange, prot: Prot, allowed: &mut dyn FnMut(Page, Frame) -> bool) {
+        assert!(!prot.is_empty(), "raising a mapping to no rights");
+        let no_execute = self.mmu.has_no_execute();
+        let mut unused = TlbFlush::new();
+        self.visit_range(space, range, &mut unused, |_, entry, addr| {
+            let flags = entry.flags();
+            if allowed(Page::containing(addr), entry_frame(entry)) {
+                let kept = flags & (F::ACCESSED | F::DIRTY);
+                entry.set_flags(entry::leaf_flags(prot, entry::wiring(flags), no_execute) | kept);
+            }
+            Visit::Kept
+        });
+        debug_assert!(unused.is_empty(), "raising frees no table");
+    }
+
     fn extract(&self, space: SpaceId, addr: u64) -> Option<Translation> {
         if addr >= USER_END {
             return None;

@@ -160,11 +160,10 @@ impl<M: Machine> Vm<M> {
         self.zero_page().map(|_| ()).ok_or(VmError::OutOfMemory)
     }
 
-    /// Removes the zero-page translations of `[start, end)` of `map`: the range is about to be
+    /// Removes the zero-page translations of `[start, end)` in address space `space`: the range is about to be
     /// shared, and a sharer's write would not replace them.
-    pub(crate) fn drop_zero_page(&mut self, map: MapId, start: u64, end: u64) {
+    pub(crate) fn drop_zero_page(&mut self, space: crate::pmap::SpaceId, start: u64, end: u64) {
         let Some(zero) = self.zero_frame else { return };
-        let space = self.map(map).space;
         let range = crate::PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
         let flush = self.pmap.remove_frame_in(space, range, zero);
         self.apply(flush);

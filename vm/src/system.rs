@@ -213,12 +213,18 @@ impl<M: Machine> Vm<M> {
 
     /// Destroys map `id`: every entry is removed and the address space released. The space
     /// must not be active.
+    ///
+    /// O(n) for n entries: the address space is torn down in one walk of its page tables,
+    /// then each entry's object loses its reference; no entry is looked up or unlinked one by
+    /// one.
     pub fn destroy_map(&mut self, id: MapId) {
-        let map = self.map(id);
-        let (min, max, space) = (map.min, map.max, map.space);
-        self.remove_range(id, min, max);
-        self.maps.remove(id.0);
-        let flush = self.pmap.destroy(space);
+        let map = self.maps.remove(id.0).expect("a live map");
+        let flush = self.pmap.destroy(map.space);
+        self.apply(flush);
+        let mut flush = TlbFlush::new();
+        for object in map.entries.into_values().filter_map(|e| e.object) {
+            self.release_into(object, &mut flush);
+        }
         self.apply(flush);
     }
 

@@ -298,3 +298,45 @@ fn the_entry_limit_is_checked_before_any_change() {
     f.vm.deallocate(m, s, e).unwrap();
     f.check(&[m]);
 }
+
+/// Raising the protection upgrades the translations of pages the entry's own object holds
+/// (a write then needs no fault), and only those: a page still shared copy-on-write with a
+/// child, a page below in the chain and the shared zero page keep their rights and fault.
+#[test]
+fn raising_a_protection_upgrades_resident_private_pages_only() {
+    let mut f = Fixture::new(512);
+    let m = f.map();
+    let a = f.vm.allocate(m, ANY, 4, NewMemory::DEFAULT).unwrap().addr();
+    for p in 0..2 {
+        f.write(m, a + p * PAGE_SIZE, 1).unwrap();
+    }
+    assert_eq!(f.read(m, a + 2 * PAGE_SIZE), Ok(0), "page 2 reads the zero page");
+    let (s, e) = pages_from(a, 4);
+    let writable = |f: &Fixture, addr: u64| f.vm.pmap().extract(f.vm.space(m), addr).map(|t| t.prot.contains(Prot::WRITE));
+    f.vm.protect(m, s, e, ProtectTarget::Current, Prot::READ).unwrap();
+    assert_eq!(writable(&f, a), Some(false));
+    f.vm.protect(m, s, e, ProtectTarget::Current, Prot::DEFAULT).unwrap();
+    let faults = f.vm.counters().faults;
+    assert_eq!((writable(&f, a), writable(&f, a + PAGE_SIZE)), (Some(true), Some(true)), "resident private pages raised");
+    assert_eq!(writable(&f, a + 2 * PAGE_SIZE), Some(false), "the zero page stays read-only");
+    assert_eq!(writable(&f, a + 3 * PAGE_SIZE), None, "an unmapped page stays unmapped");
+    f.write(m, a, 2).unwrap();
+    assert_eq!(f.vm.counters().faults, faults, "a write to a raised page takes no fault");
+    f.check(&[m]);
+
+    // After a fork, both pages are shared copy-on-write: raising must not make them writable.
+    let child = f.vm.fork(m).unwrap();
+    f.vm.protect(m, s, e, ProtectTarget::Current, Prot::READ).unwrap();
+    f.vm.protect(m, s, e, ProtectTarget::Current, Prot::DEFAULT).unwrap();
+    assert_eq!(writable(&f, a), Some(false), "copy-on-write pages still fault");
+    f.write(m, a, 3).unwrap();
+    assert_eq!(f.read(child, a), Ok(2), "the child keeps its copy");
+    // The parent's written page is now private; its other page is still below in the chain.
+    f.vm.protect(m, s, e, ProtectTarget::Current, Prot::READ).unwrap();
+    f.vm.protect(m, s, e, ProtectTarget::Current, Prot::DEFAULT).unwrap();
+    assert_eq!(writable(&f, a), Some(true), "the private copy is raised");
+    assert_ne!(writable(&f, a + PAGE_SIZE), Some(true), "a page below in the chain is not");
+    f.write(m, a + PAGE_SIZE, 4).unwrap();
+    assert_eq!(f.read(child, a + PAGE_SIZE), Ok(1), "and the child still sees its copy");
+    f.check(&[m, child]);
+}

@@ -1,9 +1,10 @@
 //! `vm_protect`: changing the current or maximum protection.
 
-use crate::pmap::{Pmap, TlbFlush};
+use crate::object::ObjectId;
+use crate::pmap::{Pmap, SpaceId, TlbFlush};
 use crate::system::{MapId, Machine, Vm};
 use crate::types::ProtectTarget;
-use crate::{Page, PageRange, Prot, VmError};
+use crate::{Page, PageRange, Prot, VmError, PAGE_SIZE};
 
 impl<M: Machine> Vm<M> {
     /// Sets the current or maximum protection of `[start, end)`.
@@ -59,13 +60,38 @@ impl<M: Machine> Vm<M> {
                 }
             }
             let new = entry.protection;
+            let raised = !new.difference(old).is_empty();
+            let window = (!entry.needs_copy).then_some(entry.object).flatten().map(|o| (o, entry.start, entry.offset));
             let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
             if !old.difference(new).is_empty() {
                 flush.merge(self.pmap.protect(space, range, new));
+            }
+            if let Some(window) = window.filter(|_| raised) {
+                self.raise_resident(space, range, new, window);
             }
         }
         self.apply(flush);
         self.simplify(map, start, end);
         Ok(())
+    }
+}
+
+impl<M: Machine> Vm<M> {
+    /// Raises to `prot` the translations of `range` that map the pages of the entry's own
+    /// object, `(object, entry start, object offset)`: what a fault would map with `prot`,
+    /// given that the entry is not copy-on-write (every entry of an object with shadow
+    /// children is, so these pages belong to this entry's object alone to write). Pages of
+    /// objects below, and the shared zero page, keep their rights and still fault. One walk of
+    /// the range's page tables merged with one pass over the object's resident pages there:
+    /// linear in the translations and pages of the range.
+    fn raise_resident(&mut self, space: SpaceId, range: PageRange, prot: Prot, (object, start, offset): (ObjectId, u64, u64)) {
+        let Self { pmap, objects, .. } = self;
+        let pages = &objects.get(object.0).expect("a live object").pages;
+        let mut resident = pages.range(offset..offset + range.len_pages()).peekable();
+        pmap.raise(space, range, prot, &mut |page, frame| {
+            let index = offset + (page.addr() - start) / PAGE_SIZE;
+            while resident.next_if(|(&i, _)| i < index).is_some() {}
+            resident.peek().is_some_and(|(&i, &f)| i == index && f == frame)
+        });
     }
 }

@@ -1,6 +1,6 @@
 //! `vm_deallocate`: removing memory.
 
-use crate::pmap::{Pmap, TlbFlush};
+use crate::pmap::Pmap;
 use crate::system::{MapId, Machine, Vm};
 use crate::{Page, PageRange, VmError};
 use alloc::vec::Vec;
@@ -45,24 +45,23 @@ impl<M: Machine> Vm<M> {
     }
 
     /// Removes the entries of `[start, end)` (clipping those that straddle it), their
-    /// translations, and their object references.
+    /// translations (in one walk of the range's page tables), and their object references.
     pub(crate) fn remove_range(&mut self, map: MapId, start: u64, end: u64) {
         self.clip(map, start, end);
-        let space = self.map(map).space;
-        let mut flush = TlbFlush::new();
         let mut released = Vec::new();
-        for entry_start in self.map(map).starts_in(start, end) {
-            let m = self.map_mut(map);
-            let entry = m.entries.remove(&entry_start).expect("listed");
+        let m = self.map_mut(map);
+        while let Some(entry_start) = m.entries.range(start..end).next().map(|(&s, _)| s) {
+            let entry = m.entries.remove(&entry_start).expect("found");
             m.free_gap(entry.start, entry.end);
-            let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
-            flush.merge(self.pmap.remove(space, range));
             released.extend(entry.object);
         }
-        self.map_mut(map).touch();
-        self.apply(flush);
+        m.touch();
+        let space = m.space;
+        let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
+        let mut flush = self.pmap.remove(space, range);
         for object in released {
-            self.release(object);
+            self.release_into(object, &mut flush);
         }
+        self.apply(flush);
     }
 }

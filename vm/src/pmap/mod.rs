@@ -151,6 +151,14 @@ pub trait Pmap {
     /// mappings left with [`Prot::NONE`] are removed.
     fn protect(&mut self, space: SpaceId, range: PageRange, prot: Prot) -> TlbFlush;
 
+    /// Raises to `prot` (which must not be [`Prot::NONE`]) every mapping in `range` for which
+    /// `allowed(page, frame)` is true, visiting the present mappings in address order; wiring
+    /// and the referenced and modified bits are kept. The VM calls it for the pages a fault
+    /// would map with `prot`, so that raising a protection does not cost a fault per page.
+    /// Raising needs no invalidation (a stale stricter TLB entry can at most raise a spurious
+    /// fault, which resolves to the same translation), so nothing is returned.
+    fn raise(&mut self, space: SpaceId, range: PageRange, prot: Prot, allowed: &mut dyn FnMut(Page, Frame) -> bool);
+
     /// The translation of the page holding `addr`, if mapped.
     fn extract(&self, space: SpaceId, addr: u64) -> Option<Translation>;
 

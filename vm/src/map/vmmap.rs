@@ -151,31 +151,35 @@ impl VmMap {
     pub(crate) fn take_gap(&mut self, start: u64, end: u64) {
         let (gap_start, gap_end) = self.gaps.containing(start).expect("the range is free");
         assert!(end <= gap_end, "the range lies inside one gap");
-        self.gaps.remove(gap_start);
-        if gap_start < start {
-            self.gaps.insert(gap_start, start);
-        }
-        if end < gap_end {
-            self.gaps.insert(end, gap_end);
+        match (gap_start < start, end < gap_end) {
+            (false, false) => {
+                self.gaps.remove(gap_start);
+            }
+            (false, true) => self.gaps.resize_within(gap_start, end, gap_end),
+            (true, false) => self.gaps.resize_within(gap_start, gap_start, start),
+            (true, true) => {
+                self.gaps.resize_within(gap_start, gap_start, start);
+                self.gaps.insert(end, gap_end);
+            }
         }
         self.mapped += end - start;
     }
 
     /// Returns `[start, end)` (no longer covered by any entry) to the free gaps, merging with
     /// the gaps around it.
-    pub(crate) fn free_gap(&mut self, mut start: u64, mut end: u64) {
+    pub(crate) fn free_gap(&mut self, start: u64, end: u64) {
         self.mapped -= end - start;
-        if start > self.min {
-            if let Some((before, _)) = self.gaps.containing(start - 1) {
-                self.gaps.remove(before);
-                start = before;
+        let before = (start > self.min).then(|| self.gaps.containing(start - 1)).flatten();
+        let after = self.gaps.containing(end).map(|(_, after_end)| after_end);
+        match (before, after) {
+            (None, None) => self.gaps.insert(start, end),
+            (None, Some(after_end)) => self.gaps.resize_within(end, start, after_end),
+            (Some((before_start, _)), None) => self.gaps.resize_within(before_start, before_start, end),
+            (Some((before_start, _)), Some(after_end)) => {
+                self.gaps.remove(end);
+                self.gaps.resize_within(before_start, before_start, after_end);
             }
         }
-        if let Some((_, after)) = self.gaps.containing(end) {
-            self.gaps.remove(end);
-            end = after;
-        }
-        self.gaps.insert(start, end);
     }
 
     /// Whether `[start, end)` is inside the map and entirely free.

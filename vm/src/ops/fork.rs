@@ -86,19 +86,6 @@ impl<M: Machine> Vm<M> {
         entries.push((entry.start, entry));
     }
 
-    /// Merges every pair of neighbours of `map` that can merge, in one pass.
-    pub(crate) fn merge_neighbours(&mut self, map: MapId) {
-        let m = self.map(map);
-        let pairs = m.entries.values().zip(m.entries.values().skip(1));
-        let boundaries: Vec<u64> = pairs.filter(|(a, b)| a.can_merge(b)).map(|(_, b)| b.start).collect();
-        for boundary in boundaries {
-            if let Some(Some(object)) = self.map_mut(map).merge_at(boundary) {
-                self.object_mut(object).refs -= 1;
-            }
-        }
-        self.map_mut(map).touch();
-    }
-
     /// The child's entry for one parent entry (of the map translated by `space`), changing
     /// the parent's entry as inheritance needs.
     fn inherit_entry(&mut self, space: SpaceId, entry: &mut MapEntry, flush: &mut TlbFlush) -> Option<MapEntry> {

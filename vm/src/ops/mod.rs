@@ -32,16 +32,30 @@ impl<M: Machine> Vm<M> {
 
     /// Merges mergeable neighbours from the entry before `start` to the entry at `end`.
     pub(crate) fn simplify(&mut self, map: MapId, start: u64, end: u64) {
-        use core::ops::Bound::{Excluded, Included};
-        let mut at = self.map(map).lookup(start.saturating_sub(1)).map_or(start, |e| e.start);
-        loop {
-            let next = self.map(map).entries.range((Excluded(at), Included(end))).next().map(|(&s, _)| s);
-            let Some(boundary) = next else { break };
-            match self.map_mut(map).merge_at(boundary) {
-                // Both halves referred to the object; the merged entry keeps one reference.
-                Some(Some(object)) => self.object_mut(object).refs -= 1,
-                Some(None) => {}
-                None => at = boundary,
+        let first = self.map(map).lookup(start.saturating_sub(1)).map_or(start, |e| e.start);
+        self.merge_in(map, first..=end);
+    }
+
+    /// Merges every pair of neighbours of `map` that can merge, in one pass.
+    pub(crate) fn merge_neighbours(&mut self, map: MapId) {
+        self.merge_in(map, ..);
+    }
+
+    /// Merges the mergeable neighbours among the entries starting in `starts`: one ordered
+    /// walk finds them (usually none, so nothing more is done), then each merge drops one
+    /// reference to the object the two halves shared.
+    fn merge_in(&mut self, map: MapId, starts: impl core::ops::RangeBounds<u64>) {
+        let mut boundaries = alloc::vec::Vec::new();
+        let mut previous: Option<&crate::map::MapEntry> = None;
+        for entry in self.map(map).entries.range(starts).map(|(_, e)| e) {
+            if previous.is_some_and(|p| p.can_merge(entry)) {
+                boundaries.push(entry.start);
+            }
+            previous = Some(entry);
+        }
+        for boundary in boundaries {
+            if let Some(Some(object)) = self.map_mut(map).merge_at(boundary) {
+                self.object_mut(object).refs -= 1;
             }
         }
         self.map_mut(map).touch();

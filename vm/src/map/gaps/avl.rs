@@ -95,6 +95,11 @@ impl Path {
         Some(self.ids[self.len])
     }
 
+    /// Number of ids on the path.
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
     /// The deepest id, if any.
     pub(super) fn last(&self) -> Option<NodeId> {
         self.len.checked_sub(1).map(|top| self.ids[top])
@@ -142,7 +147,7 @@ impl GapTree {
                 }
             }
         }
-        self.retrace(&mut path);
+        self.retrace(&mut path, usize::MAX);
     }
 
     /// Unlinks the gap starting at `start` and returns its end, or `None` if no gap starts
@@ -162,6 +167,9 @@ impl GapTree {
             };
         };
         let Node { end, left, right, .. } = *self.node(target);
+        // `target` and the nodes above it: an early stop is safe there, not below (where
+        // `target` may have taken its successor's gap).
+        let changed = path.len();
         let victim = match (left, right) {
             (Some(_), Some(right)) => {
                 let successor = self.leftmost(right, &mut path);
@@ -176,8 +184,39 @@ impl GapTree {
         let Node { left, right, .. } = *self.node(victim);
         self.relink(path.last(), victim, left.or(right));
         self.release(victim);
-        self.retrace(&mut path);
+        self.retrace(&mut path, changed);
         Some(end)
+    }
+
+    /// Gives the gap starting at `start` the bounds `[new_start, new_end)`, which keep its
+    /// place in address order (the caller checked: they overlap or touch no other gap), and
+    /// refreshes the augmentation on the path above it: one descent, no rotation. Returns
+    /// whether a gap started at `start`.
+    pub(super) fn resize_node(&mut self, start: u64, (new_start, new_end): (u64, u64)) -> bool {
+        let mut path = Path::new();
+        let mut link = self.root;
+        while let Some(id) = link {
+            path.push(id);
+            let node = self.node(id);
+            link = match start.cmp(&node.start) {
+                core::cmp::Ordering::Equal => break,
+                core::cmp::Ordering::Less => node.left,
+                core::cmp::Ordering::Greater => node.right,
+            };
+        }
+        let Some(target) = path.last().filter(|&id| self.node(id).start == start) else { return false };
+        let node = self.node_mut(target);
+        (node.start, node.end) = (new_start, new_end);
+        // Heights do not change; the augmentation stops changing at the first node whose
+        // greatest gap stays the same.
+        while let Some(id) = path.pop() {
+            let before = self.node(id).max_len;
+            self.update(id);
+            if self.node(id).max_len == before {
+                break;
+            }
+        }
+        true
     }
 
     /// The leftmost node of the subtree at `id`, pushing every node down to it on `path`.
@@ -207,12 +246,18 @@ impl GapTree {
     }
 
     /// Walks `path` bottom-up, restoring each node's height, augmentation and balance, and
-    /// relinking the subtrees that rotations gave a new root.
-    fn retrace(&mut self, path: &mut Path) {
+    /// relinking the subtrees that rotations gave a new root. Stops early at a node that
+    /// stays the root of its subtree with the same height and augmentation (nothing above it
+    /// can change), provided it lies among the first `exit_from` nodes of the path: a node
+    /// deeper than that sits below one whose own gap changed, which must still be refreshed.
+    fn retrace(&mut self, path: &mut Path, exit_from: usize) {
         while let Some(id) = path.pop() {
+            let before = (self.node(id).height, self.node(id).max_len);
             let top = self.rebalance(id);
             if top != id {
                 self.relink(path.last(), id, Some(top));
+            } else if path.len() < exit_from && before == (self.node(id).height, self.node(id).max_len) {
+                return;
             }
         }
     }

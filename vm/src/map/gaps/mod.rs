@@ -146,6 +146,57 @@ impl GapTree {
         Some(end)
     }
 
+    /// Moves the bounds of the gap starting at `start` to `[new_start, new_end)`, in one
+    /// descent and without rebalancing: cheaper than a removal and an insertion, for the
+    /// common changes of a map (a gap shrinks as memory is allocated at one of its ends, or
+    /// grows as memory next to it is freed). Returns whether a gap started at `start`.
+    ///
+    /// # Panics
+    ///
+    /// If `new_start >= new_end`, or if the new bounds overlap or touch another gap (which
+    /// would break the tree's order).
+    pub fn resize(&mut self, start: u64, new_start: u64, new_end: u64) -> bool {
+        assert!(new_start < new_end, "GapTree::resize: empty gap [{new_start:#x}, {new_end:#x})");
+        if self.containing(start).is_none_or(|(s, _)| s != start) {
+            return false;
+        }
+        let clear = |neighbour: Option<(u64, u64)>, ok: &dyn Fn(u64, u64) -> bool| neighbour.is_none_or(|(s, e)| ok(s, e));
+        let below = self.floor(start.saturating_sub(1)).filter(|&(s, _)| s < start);
+        let above = self.ceiling_after(start);
+        assert!(
+            clear(below, &|_, e| e < new_start) && clear(above, &|s, _| new_end < s),
+            "GapTree::resize: [{new_start:#x}, {new_end:#x}) overlaps or touches a neighbour"
+        );
+        self.resize_node(start, (new_start, new_end))
+    }
+
+    /// [`resize`](Self::resize) for a caller that knows the new bounds keep the gap's place
+    /// (the map, whose entries lie between the gaps): the neighbours are checked only in
+    /// debug builds.
+    pub(crate) fn resize_within(&mut self, start: u64, new_start: u64, new_end: u64) {
+        debug_assert!(new_start < new_end);
+        debug_assert!(self.floor(start.saturating_sub(1)).filter(|&(s, _)| s < start).is_none_or(|(_, e)| e < new_start));
+        debug_assert!(self.ceiling_after(start).is_none_or(|(s, _)| new_end < s));
+        let found = self.resize_node(start, (new_start, new_end));
+        debug_assert!(found, "GapTree::resize_within: no gap starts at {start:#x}");
+    }
+
+    /// The gap with the least start above `addr`, if any.
+    fn ceiling_after(&self, addr: u64) -> Option<(u64, u64)> {
+        let mut best = None;
+        let mut link = self.root;
+        while let Some(id) = link {
+            let node = self.node(id);
+            if node.start > addr {
+                best = Some((node.start, node.end));
+                link = node.left;
+            } else {
+                link = node.right;
+            }
+        }
+        best
+    }
+
     /// The gap `(start, end)` with `start <= addr < end`, if any. O(log n).
     pub fn containing(&self, addr: u64) -> Option<(u64, u64)> {
         self.floor(addr).filter(|&(_, end)| addr < end)

@@ -81,6 +81,23 @@ fn removed_slots_are_reused() {
 }
 
 #[test]
+fn resize_moves_bounds_in_place() {
+    let mut tree = tree_of(&[(0x1000, 0x3000), (0x5000, 0x9000), (0xb000, 0xc000)]);
+    assert!(tree.resize(0x5000, 0x4000, 0xa000));
+    assert!(!tree.resize(0x6000, 0x6000, 0x7000), "no gap starts there");
+    tree.check_invariants();
+    assert_eq!(tree.iter().collect::<Vec<_>>(), [(0x1000, 0x3000), (0x4000, 0xa000), (0xb000, 0xc000)]);
+    assert_eq!(tree.first_fit(0x6000, 0, 0, u64::MAX), Some(0x4000), "the augmentation follows");
+}
+
+#[test]
+#[should_panic(expected = "touches a neighbour")]
+fn resize_rejects_touching_a_neighbour() {
+    let mut tree = tree_of(&[(0x1000, 0x3000), (0x5000, 0x9000)]);
+    tree.resize(0x5000, 0x3000, 0x9000);
+}
+
+#[test]
 #[should_panic(expected = "empty gap")]
 fn insert_rejects_empty_gap() {
     GapTree::new().insert(0x1000, 0x1000);
@@ -248,6 +265,9 @@ enum Op {
     Remove { pick: usize },
     /// Remove at an address that may or may not start a gap.
     RemoveAt { page: u64 },
+    /// Move the bounds of the `pick % len`th gap by whole pages (`resize`), unless the new
+    /// bounds would be empty or conflict with a neighbour.
+    Resize { pick: usize, start_delta: i64, end_delta: i64 },
 }
 
 /// A search bound, resolved against the model when the query runs.
@@ -303,6 +323,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..WINDOW, 1..48u64).prop_map(|(page, pages)| Op::Insert { page, pages }),
         1 => any::<usize>().prop_map(|pick| Op::Remove { pick }),
         1 => (0..WINDOW).prop_map(|page| Op::RemoveAt { page }),
+        2 => (any::<usize>(), -8..=8i64, -8..=8i64).prop_map(|(pick, start_delta, end_delta)| Op::Resize { pick, start_delta, end_delta }),
     ]
 }
 
@@ -362,6 +383,18 @@ fn apply(tree: &mut GapTree, model: &mut BTreeMap<u64, u64>, base: u64, op: &Op)
         Op::RemoveAt { page } => {
             let start = base + page * PAGE;
             assert_eq!(tree.remove(start), model.remove(&start));
+        }
+        Op::Resize { pick, start_delta, end_delta } => {
+            let Some((&start, &end)) = model.iter().nth(pick % model.len().max(1)) else { return };
+            let (Some(new_start), Some(new_end)) = (start.checked_add_signed(start_delta * PAGE as i64), end.checked_add_signed(end_delta * PAGE as i64)) else { return };
+            let mut others = model.clone();
+            others.remove(&start);
+            if new_start >= new_end || conflicts(&others, new_start, new_end) {
+                return;
+            }
+            assert!(tree.resize(start, new_start, new_end));
+            model.remove(&start);
+            model.insert(new_start, new_end);
         }
     }
 }

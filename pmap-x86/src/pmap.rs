@@ -195,6 +195,10 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
 
     /// The P1 table and index of `addr`'s leaf, building missing tables (all or none).
     pub(crate) fn leaf_for_enter(&mut self, root: Frame, addr: u64) -> Result<(Frame, usize), PmapError> {
+        // The usual case, every table present, costs one walk.
+        if let Some(leaf) = walk::find_leaf(&self.window, root, addr) {
+            return Ok(leaf);
+        }
         let missing = walk::missing_tables(&self.window, root, addr);
         let fresh = self.take_frames(missing)?;
         self.stats.table_frames += missing as u64;

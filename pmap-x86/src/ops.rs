@@ -375,9 +375,7 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
                 }
             }
         }
-        for frame in flush.into_release() {
-            self.frames.deallocate_frame(frame);
-        }
+        self.frames.deallocate_frames(&flush.into_release());
     }
 
     fn zero_page(&mut self, frame: Frame) {

@@ -11,13 +11,12 @@ pub const FLUSH_BATCH: usize = 32;
 /// Translations that may be stale after a pmap change, and frames to release once they are
 /// invalidated. Apply it with [`Pmap::flush`](super::Pmap::flush).
 ///
-/// Invariant: `len <= FLUSH_BATCH`; once a page would not fit, `full` is set and pages are no
-/// longer recorded.
+/// Invariant: `pages.len() <= FLUSH_BATCH`; once a page would not fit, `full` is set and
+/// `pages` is emptied and no longer recorded.
 #[must_use = "the TLB may hold stale translations until this flush is applied with Pmap::flush"]
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct TlbFlush {
-    pages: [(SpaceId, Page); FLUSH_BATCH],
-    len: usize,
+    pages: Vec<(SpaceId, Page)>,
     full: bool,
     release: Vec<Frame>,
 }
@@ -33,19 +32,10 @@ pub enum TlbFlushTargets<'a> {
     Everything,
 }
 
-impl Default for TlbFlush {
-    fn default() -> Self {
-        Self {
-            pages: [(SpaceId(0), Page::containing(0)); FLUSH_BATCH],
-            len: 0,
-            full: false,
-            release: Vec::new(),
-        }
-    }
-}
 
 impl TlbFlush {
-    /// A flush with nothing to do.
+    /// A flush with nothing to do (it allocates nothing until a page or frame is added: a
+    /// fault or a call that invalidates nothing pays nothing for it).
     pub fn new() -> Self {
         Self::default()
     }
@@ -55,17 +45,17 @@ impl TlbFlush {
         if self.full {
             return;
         }
-        if self.len == FLUSH_BATCH {
-            self.full = true;
+        if self.pages.len() == FLUSH_BATCH {
+            self.add_everything();
             return;
         }
-        self.pages[self.len] = (space, page);
-        self.len += 1;
+        self.pages.push((space, page));
     }
 
     /// Asks for a full flush of every user translation.
     pub fn add_everything(&mut self) {
         self.full = true;
+        self.pages = Vec::new();
     }
 
     /// Adds a frame to release once the invalidation is done.
@@ -77,31 +67,34 @@ impl TlbFlush {
     pub fn merge(&mut self, mut other: TlbFlush) {
         match other.targets() {
             TlbFlushTargets::Nothing => {}
-            TlbFlushTargets::Everything => self.full = true,
+            TlbFlushTargets::Everything => self.add_everything(),
+            TlbFlushTargets::Pages(_) if self.pages.is_empty() && !self.full => core::mem::swap(&mut self.pages, &mut other.pages),
             TlbFlushTargets::Pages(pages) => {
                 for &(space, page) in pages {
                     self.add_page(space, page);
                 }
             }
         }
-        self.release.append(&mut other.release);
-        other.len = 0;
-        other.full = false;
+        if self.release.is_empty() {
+            core::mem::swap(&mut self.release, &mut other.release);
+        } else {
+            self.release.append(&mut other.release);
+        }
     }
 
     /// Whether applying this flush would do nothing.
     pub fn is_empty(&self) -> bool {
-        self.len == 0 && !self.full && self.release.is_empty()
+        self.pages.is_empty() && !self.full && self.release.is_empty()
     }
 
     /// What must be invalidated.
     pub fn targets(&self) -> TlbFlushTargets<'_> {
         if self.full {
             TlbFlushTargets::Everything
-        } else if self.len == 0 {
+        } else if self.pages.is_empty() {
             TlbFlushTargets::Nothing
         } else {
-            TlbFlushTargets::Pages(&self.pages[..self.len])
+            TlbFlushTargets::Pages(&self.pages)
         }
     }
 

@@ -261,6 +261,12 @@ pub trait FrameAllocator {
     /// Returns a frame obtained from [`allocate_frame`](FrameAllocator::allocate_frame).
     fn deallocate_frame(&self, frame: Frame);
 
+    /// Returns many frames at once (a removal of touched memory frees one per page): an
+    /// implementation that locks can take its lock once. By default, one by one.
+    fn deallocate_frames(&self, frames: &[Frame]) {
+        frames.iter().for_each(|&frame| self.deallocate_frame(frame));
+    }
+
     /// Frames currently free.
     fn free_frames(&self) -> u64;
 }
@@ -272,6 +278,10 @@ impl<A: FrameAllocator + ?Sized> FrameAllocator for &A {
 
     fn deallocate_frame(&self, frame: Frame) {
         (**self).deallocate_frame(frame)
+    }
+
+    fn deallocate_frames(&self, frames: &[Frame]) {
+        (**self).deallocate_frames(frames)
     }
 
     fn free_frames(&self) -> u64 {

@@ -112,9 +112,10 @@ impl fmt::Display for RunError {
 impl std::error::Error for RunError {}
 
 /// Guest memory (MiB) of the user test programs that need their own, by program name: those
-/// that exhaust physical memory run on a small machine, where that takes seconds. Every other
-/// program runs on the runner's default machine.
-pub const USER_TEST_MEMORY_MIB: &[(&str, u64)] = &[("test_limits", 64)];
+/// that exhaust physical memory run on a small machine, where that takes seconds, and
+/// `test_scale` (a map of a million entries) on a large one. Every other program runs on the
+/// runner's default machine.
+pub const USER_TEST_MEMORY_MIB: &[(&str, u64)] = &[("test_limits", 64), ("test_scale", 2048)];
 
 /// The machine that boots user test program `name`: `base`, with the program's own memory
 /// size if [`USER_TEST_MEMORY_MIB`] gives one.

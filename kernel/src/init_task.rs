@@ -16,12 +16,13 @@ pub enum InitError {
     Empty,
     /// The init program could not be loaded.
     Load(loader::LoadError),
-    /// Fewer frames were free after every task had ended than before init started: the
+    /// Fewer frames were free (or held by the kernel heap, which grows and shrinks with the
+    /// tasks' kernel objects) after every task had ended than before init started: the
     /// tasks' memory was not all given back.
     FramesLost {
-        /// Free frames before init.
+        /// Frames free or in the heap before init.
         before: u64,
-        /// Free frames after every task ended.
+        /// Frames free or in the heap after every task ended.
         after: u64,
     },
 }
@@ -34,7 +35,7 @@ impl fmt::Display for InitError {
             Self::Empty => f.write_str("the ramdisk holds no program"),
             Self::Load(e) => write!(f, "cannot start init: {e}"),
             Self::FramesLost { before, after } => {
-                write!(f, "frame accounting: {before} frames free before init, {after} after every task ended")
+                write!(f, "frame accounting: {before} frames free or in the heap before init, {after} after every task ended")
             }
         }
     }
@@ -51,7 +52,8 @@ pub fn ramdisk(boot_info: &BootInfo) -> Option<&'static [u8]> {
 
 /// Starts the first program of `ramdisk` as the privileged init task, runs every task to its
 /// end, and returns init's exit status. Frame accounting is exact across the run: as many
-/// frames are free after every task has ended as before init started.
+/// frames are free or in the heap after every task has ended as before init started (the
+/// heap's own frames vary with what the kernel keeps, such as a grown table).
 ///
 /// # Errors
 ///
@@ -64,7 +66,7 @@ pub fn run(ramdisk: Option<&'static [u8]>) -> Result<i32, InitError> {
     })
     .map_err(InitError::Ramdisk)?;
     let program = first.ok_or(InitError::Empty)?;
-    let before = crate::memory::stats().free_frames;
+    let before = crate::memory::stats().free_or_heap();
     let init = loader::spawn(program.name, program.image, true).map_err(InitError::Load)?;
     task::retain(init);
     log::info!("init: task {} ({}) started", init.0, program.name);
@@ -72,7 +74,7 @@ pub fn run(ramdisk: Option<&'static [u8]>) -> Result<i32, InitError> {
     let status = task::exit_status(init).expect("every task has ended");
     task::forget(init);
     log::info!("init: exited with status {status}");
-    let after = crate::memory::stats().free_frames;
+    let after = crate::memory::stats().free_or_heap();
     if after != before {
         return Err(InitError::FramesLost { before, after });
     }

@@ -2,26 +2,32 @@
 //! what the others need.
 //!
 //! Every kernel-heap block carries the ledger it was charged to (a word before the block,
-//! written by [`crate::memory::heap`]); freeing it credits that ledger, whoever frees it. A
-//! block is charged to the *current* ledger: the calling task's while a system call or a
-//! user fault runs ([`charged_to`]), the kernel's ([`KERNEL`]) otherwise.
+//! written by [`crate::memory::heap`]), charged with the block's footprint (its size class
+//! or its pages); freeing it credits that ledger, whoever frees it. A block is charged to
+//! the *current* ledger: the calling task's while a system call or a user fault runs
+//! ([`charged_to`]), the kernel's ([`KERNEL`]) otherwise.
 //!
 //! A *family* shares one ledger: the init task has its own, every task that init creates
 //! starts a new one, and a task created by any other task joins its creator's. So whatever a
 //! task does through its children (maps built by inheritance, their entries, handles,
 //! threads) is charged where it started.
 //!
-//! Limits, all proportional to the kernel heap (a sixteenth of memory):
-//! - a family may hold at most [`quota`] bytes of heap; a call (or fault) that starts above
-//!   it is refused with `KERN_RESOURCE_SHORTAGE` (or ends the faulting task);
-//! - every call is also refused while less than the global reserve is free
-//!   (`limits::heap_reserve`), which covers the most one call can allocate;
+//! Limits, all proportional to usable memory `U` (`crate::limits`):
+//! - a family may hold at most [`quota`] bytes of heap, a quarter of what the reserve leaves
+//!   (`(U − U/16) / 4`); a call (or fault) that starts above it is refused with
+//!   `KERN_RESOURCE_SHORTAGE` (or ends the faulting task), and a call estimated to allocate
+//!   a lot (a fork, a copy of many pieces: `limits::heap_allows`) is refused unless the
+//!   estimate fits in what is left of the quota;
+//! - every call is also refused while the heap cannot grow by the global reserve
+//!   (`limits::heap_reserve`, `U / 16`), which covers the most one call allocates beyond
+//!   its estimate;
 //! - a family may have at most a quarter of the task table and of the thread limit;
-//! - so one family holds at most its quota plus what its last call allocated (below the
-//!   reserve): a fifth of the heap plus an eighth, which leaves the others more than half
-//!   of it, and the kernel its reserve. Two hostile families still leave the others room;
-//!   it takes three, all at their peaks, to fill the heap up to the reserve (where every
-//!   allocating call is refused, and the kernel still never runs out).
+//! - so one family holds at most its quota plus what its last call allocated beyond its
+//!   estimate (below the reserve): under `0.24 U + 0.0625 U`, which leaves the others more
+//!   than two thirds of memory, less what tasks' pages take, and the kernel its reserve.
+//!   Two hostile families still leave the others room; it takes three, all at their peaks,
+//!   to fill the heap up to the reserve (where every allocating call is refused, and the
+//!   kernel still never runs out).
 //!
 //! Ledger slots are few ([`SLOTS`]); a slot is reused once its family has no task and no
 //! thread. Blocks charged to the ended family may still be live (a shadow object its faults
@@ -77,13 +83,19 @@ impl LedgerId {
     /// Whether this family holds no more than its quota and `slack` bytes (the kernel's own
     /// ledger always does).
     pub fn within_quota_and(self, slack: usize) -> bool {
-        self == KERNEL || self.bytes() <= quota() + slack
+        self == KERNEL || self.bytes() <= quota().saturating_add(slack)
+    }
+
+    /// Whether this family, holding `bytes` more, would hold no more than its quota (the
+    /// kernel's own ledger always would).
+    pub fn has_room_for(self, bytes: usize) -> bool {
+        self == KERNEL || self.bytes().saturating_add(bytes) <= quota()
     }
 }
 
-/// The most heap bytes one family may hold: a quarter of the heap left by the reserve.
+/// The most heap bytes one family may hold: a quarter of the memory the reserve leaves.
 pub fn quota() -> usize {
-    (crate::limits::heap_size() - crate::limits::heap_reserve()) / 4
+    (crate::limits::usable_bytes() - crate::limits::heap_reserve()) / 4
 }
 
 /// The ledger allocations are charged to now.

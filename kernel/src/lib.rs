@@ -49,7 +49,7 @@ use bootloader_api::BootInfo;
 /// # Panics
 ///
 /// If the boot information lacks what [`boot::BOOTLOADER_CONFIG`] asks for (the physical
-/// memory mapping), or if memory is too small to hold the kernel heap.
+/// memory mapping), or if memory is too small to hold the allocators' metadata.
 pub fn init(boot_info: &'static mut BootInfo) {
     console::init();
     memory::init(boot_info);

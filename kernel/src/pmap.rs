@@ -1,4 +1,8 @@
 //! The kernel's physical map: `pmap-x86` over the direct map and the frame allocator.
+//!
+//! The VM's frames (tasks' pages, page tables) come from `memory::allocate_frame`, which
+//! leaves the kernel heap its reserve (`memory`'s frame budget): the VM sees only the frames
+//! it may take.
 
 use crate::boot::PHYS_MAP_BASE;
 use crate::memory;
@@ -23,7 +27,7 @@ impl FrameAllocator for KernelFrames {
     }
 
     fn free_frames(&self) -> u64 {
-        memory::stats().free_frames
+        memory::available_frames()
     }
 }
 

@@ -33,7 +33,9 @@ pub fn init() {
     *VM.lock() = Some(vm);
 }
 
-/// Locks the VM system.
+/// Locks the VM system. Each hold is one VM operation for the frame budget
+/// (`memory::operation_starts`): frames the VM counts under the lock stay available to it
+/// until the lock is released, whatever the heap takes meanwhile.
 ///
 /// # Panics
 ///
@@ -41,6 +43,7 @@ pub fn init() {
 pub fn lock() -> VmGuard {
     let guard = VM.lock();
     assert!(guard.is_some(), "vm_system::init has run");
+    crate::memory::operation_starts();
     VmGuard(guard)
 }
 

@@ -1,11 +1,13 @@
 //! The physical frame allocator: a bitmap over the usable frames of the boot memory map.
 //!
+//! The bitmap lives in memory taken from the boot memory map before the allocator exists
+//! (`memory::init`), not in the heap: the heap takes its own memory from this allocator.
+//!
 //! Invariants (checked by [`FrameAllocator::check`]):
 //! - a bit is set exactly when its frame is usable and free;
 //! - `free` equals the number of set bits;
 //! - every set bit lies at or above `hint`'s word (no free frame below the hint).
 
-use alloc::vec::Vec;
 use core::ops::Range;
 use x86_64::structures::paging::{PhysFrame, Size4KiB};
 use x86_64::PhysAddr;
@@ -15,7 +17,7 @@ const FRAME_SIZE: u64 = 4096;
 /// Allocator of 4 KiB physical frames.
 pub struct FrameAllocator {
     /// One bit per frame number, set when the frame is usable and free.
-    bitmap: Vec<u64>,
+    bitmap: &'static mut [u64],
     /// Usable frames, free or not.
     usable: u64,
     /// Set bits in `bitmap`.
@@ -25,13 +27,22 @@ pub struct FrameAllocator {
 }
 
 impl FrameAllocator {
+    /// Words of bitmap for frames below physical address `end`.
+    pub fn words_for(end: u64) -> usize {
+        (end / FRAME_SIZE).div_ceil(64) as usize
+    }
+
     /// An allocator whose free frames are those inside `usable` (physical byte ranges, each
-    /// rounded inwards to whole frames).
-    pub fn new(usable: &[Range<u64>]) -> Self {
-        let end_frame = usable.iter().map(|r| r.end / FRAME_SIZE).max().unwrap_or(0);
-        let words = end_frame.div_ceil(64) as usize;
-        let mut allocator = Self { bitmap: alloc::vec![0; words], usable: 0, free: 0, hint: 0 };
+    /// rounded inwards to whole frames), keeping its bitmap in `bitmap` (which it clears).
+    ///
+    /// # Panics
+    ///
+    /// If `bitmap` has fewer than [`words_for`](Self::words_for) words for the highest end.
+    pub fn new(bitmap: &'static mut [u64], usable: impl Iterator<Item = Range<u64>>) -> Self {
+        bitmap.fill(0);
+        let mut allocator = Self { bitmap, usable: 0, free: 0, hint: 0 };
         for range in usable {
+            assert!(Self::words_for(range.end) <= allocator.bitmap.len(), "frame bitmap too small");
             for frame in range.start.div_ceil(FRAME_SIZE)..range.end / FRAME_SIZE {
                 if !allocator.is_free(frame) {
                     allocator.set(frame, true);
@@ -73,7 +84,7 @@ impl FrameAllocator {
     }
 
     /// Marks every free frame of `range` (physical bytes, whole frames) as taken; used at boot
-    /// for memory the kernel claims before the allocator exists (the heap).
+    /// for memory the kernel claims before the allocator exists (the allocators' metadata).
     pub fn reserve(&mut self, range: Range<u64>) {
         for frame in range.start / FRAME_SIZE..range.end.div_ceil(FRAME_SIZE) {
             if self.is_free(frame) {

@@ -1,10 +1,33 @@
-//! Physical memory: the boot memory map, the frame allocator and the kernel heap.
+//! Physical memory: the boot memory map, the frame allocator, the frame budget and the kernel
+//! heap.
 //!
 //! All of physical memory is mapped at [`PHYS_MAP_BASE`]; the kernel reaches any frame through
-//! [`phys_to_virt`]. The heap is a contiguous run of frames taken from the largest usable
-//! region before the frame allocator exists; the allocator then owns every other usable frame
-//! at or above 1 MiB (the first megabyte holds firmware data and is never handed out).
-//! Kernel stacks live in an area of their own, each above a guard page ([`kstack`]).
+//! [`phys_to_virt`]. At boot, the metadata of the frame allocator (its bitmap) and of the
+//! heap's large blocks (a buddy allocator's bit trees, page-table counters) is carved from the
+//! start of the largest usable region; the frame allocator then owns every other usable frame
+//! at or above 1 MiB (the first megabyte holds firmware data and is never handed out). The
+//! heap ([`heap`]) takes its frames from the allocator as it grows and gives them back as it
+//! shrinks. Kernel stacks live in an area of their own, each above a guard page ([`kstack`]).
+//!
+//! # Who may take a frame
+//!
+//! Two ways in, one rule ([`kalloc::budget`]):
+//!
+//! - [`allocate_frame`], for everything a task's calls and faults make the kernel take (the
+//!   VM's pages and page tables through `pmap::KernelFrames`, kernel stacks): refused while
+//!   no more than the *floor* are free, so that the heap always finds the frames the calls in
+//!   progress need. [`available_frames`] is what it may still take;
+//! - the heap's own (`allocate_heap_frame`), which may take any free frame, the reserve
+//!   included.
+//!
+//! The floor is `max(ratchet, keep − heap frames)`: while the heap is small, the kernel keeps
+//! `keep` frames (heap and free together, `limits::kernel_keep`) and the heap's growth is
+//! invisible to tasks; past that, the VM side still leaves `reserve` frames
+//! (`limits::heap_reserve`), or half of them for a page fault ([`fault_starts`]), so that
+//! faults go on once calls have filled the heap up to the reserve. Within one VM operation
+//! (one hold of the VM lock, which calls [`operation_starts`]) the heap's growth comes out of
+//! the reserve, so frames the VM has counted stay available to it for the rest of the
+//! operation.
 
 pub mod frames;
 pub mod heap;
@@ -17,26 +40,35 @@ use bootloader_api::info::MemoryRegionKind;
 use bootloader_api::BootInfo;
 use core::fmt;
 use core::ops::Range;
+use core::sync::atomic::{AtomicU64, Ordering};
 use frames::FrameAllocator;
+use kalloc::budget::FrameBudget;
 use spin::Once;
 use x86_64::structures::paging::PhysFrame;
 use x86_64::{PhysAddr, VirtAddr};
 
 const FRAME_SIZE: u64 = 4096;
 const LOW_MEMORY_END: u64 = 1 << 20;
-const MIN_HEAP: u64 = 4 << 20;
-const MAX_HEAP: u64 = 64 << 20;
 
-static FRAMES: IrqMutex<Option<FrameAllocator>> = IrqMutex::new(None);
+/// The frame allocator and the budget that splits its free frames.
+struct Frames {
+    allocator: FrameAllocator,
+    budget: FrameBudget,
+}
+
+static FRAMES: IrqMutex<Option<Frames>> = IrqMutex::new(None);
 static LAYOUT: Once<Layout> = Once::new();
+/// Bytes of usable memory (fixed at boot), readable without a lock.
+static USABLE_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// What boot found: the usable physical memory and where the kernel's own pieces are.
 #[derive(Debug)]
 pub struct Layout {
     /// Usable physical ranges from the boot memory map, sorted, clipped to start at 1 MiB.
     pub usable: Vec<Range<u64>>,
-    /// Physical range of the kernel heap.
-    pub heap: Range<u64>,
+    /// Physical range of the allocators' metadata (frame bitmap, the heap's large-block
+    /// allocator), taken at boot and never freed.
+    pub metadata: Range<u64>,
     /// Virtual range of the boot CPU's kernel stack (the guard page lies just below it).
     pub kernel_stack: Range<u64>,
 }
@@ -44,23 +76,38 @@ pub struct Layout {
 /// A snapshot of the physical memory counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryStats {
-    /// Usable frames managed by the frame allocator.
+    /// Usable frames managed by the frame allocator (the metadata's included).
     pub usable_frames: u64,
-    /// Of those, frames currently free.
+    /// Frames the VM side may still take ([`available_frames`]): free frames less the floor.
     pub free_frames: u64,
-    /// Frames holding the kernel heap (outside the allocator).
+    /// Frames free in the allocator, the floor included.
+    pub pool_frames: u64,
+    /// Frames the kernel heap holds (slabs, large blocks and their page tables).
     pub heap_frames: u64,
+    /// Frames of the allocators' metadata, taken at boot.
+    pub metadata_frames: u64,
+}
+
+impl MemoryStats {
+    /// Frames that are free or in the heap: all but the metadata and what tasks, page tables
+    /// and kernel stacks hold. Constant while no task memory, page table or stack changes,
+    /// whatever the heap does (the kernel's frame check at shutdown compares it).
+    pub fn free_or_heap(&self) -> u64 {
+        self.pool_frames + self.heap_frames
+    }
 }
 
 impl fmt::Display for MemoryStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} frames usable ({} MiB), {} free, {} in the kernel heap",
+            "{} frames usable ({} MiB), {} free ({} for tasks), {} in the kernel heap, {} of metadata",
             self.usable_frames,
             self.usable_frames * FRAME_SIZE >> 20,
+            self.pool_frames,
             self.free_frames,
-            self.heap_frames
+            self.heap_frames,
+            self.metadata_frames
         )
     }
 }
@@ -70,12 +117,17 @@ pub fn phys_to_virt(addr: PhysAddr) -> VirtAddr {
     VirtAddr::new(PHYS_MAP_BASE + addr.as_u64())
 }
 
-/// Sets up the heap and the frame allocator from the boot memory map.
+/// Physical address of `addr`, an address of the direct map.
+pub fn virt_to_phys(addr: VirtAddr) -> PhysAddr {
+    PhysAddr::new(addr.as_u64() - PHYS_MAP_BASE)
+}
+
+/// Sets up the frame allocator, the frame budget and the heap from the boot memory map.
 ///
 /// # Panics
 ///
 /// If the bootloader did not map physical memory where [`crate::boot::BOOTLOADER_CONFIG`]
-/// asked, or no usable region can hold the minimum heap.
+/// asked, or no usable region can hold the allocators' metadata.
 pub fn init(boot_info: &'static BootInfo) {
     let offset = boot_info.physical_memory_offset.into_option();
     assert_eq!(offset, Some(PHYS_MAP_BASE), "physical memory is not mapped at PHYS_MAP_BASE");
@@ -84,33 +136,38 @@ pub fn init(boot_info: &'static BootInfo) {
             .memory_regions
             .iter()
             .filter(|r| r.kind == MemoryRegionKind::Usable)
-            .map(|r| r.start.max(LOW_MEMORY_END).next_multiple_of(FRAME_SIZE)..r.end)
-            .filter(|r| r.end.saturating_sub(r.start) >= FRAME_SIZE)
+            .map(|r| r.start.max(LOW_MEMORY_END).next_multiple_of(FRAME_SIZE)..r.end & !(FRAME_SIZE - 1))
+            .filter(|r| r.end > r.start)
     };
-    let heap = choose_heap(usable()).expect("no usable region can hold the kernel heap");
-    // SAFETY: `heap` is usable RAM that the frame allocator will never hand out (it is reserved
-    // below), mapped writable through the physical-memory mapping; this runs once, at boot.
-    unsafe {
-        let start = phys_to_virt(PhysAddr::new(heap.start)).as_mut_ptr();
-        heap::init(start, (heap.end - heap.start) as usize);
-    }
+    let end = usable().map(|r| r.end).max().unwrap_or(0);
+    let usable_frames: u64 = usable().map(|r| (r.end - r.start) / FRAME_SIZE).sum();
+    let frame_words = FrameAllocator::words_for(end);
+    let words = frame_words + heap::metadata_words(usable_frames);
+    let metadata = carve(usable(), words as u64 * 8).expect("no usable region can hold the allocators' metadata");
+    // SAFETY: `metadata` is usable RAM, mapped writable through the direct map, that the frame
+    // allocator never hands out (it is reserved below); this runs once, at boot, so nothing
+    // else refers to it, and it is used as words for the rest of the kernel's life.
+    let words: &'static mut [u64] =
+        unsafe { core::slice::from_raw_parts_mut(phys_to_virt(PhysAddr::new(metadata.start)).as_mut_ptr(), words) };
+    let (frame_words, heap_words) = words.split_at_mut(frame_words);
+    let mut allocator = FrameAllocator::new(frame_words, usable());
+    allocator.reserve(metadata.clone());
+    USABLE_BYTES.store(allocator.usable_frames() * FRAME_SIZE, Ordering::Relaxed);
+    let reserve = crate::limits::heap_reserve() as u64 / FRAME_SIZE;
+    let keep = crate::limits::kernel_keep() as u64 / FRAME_SIZE;
+    *FRAMES.lock() = Some(Frames { allocator, budget: FrameBudget::new(reserve, keep) });
+    heap::init(heap_words, usable_frames);
     let mut regions: Vec<Range<u64>> = usable().collect();
     regions.sort_by_key(|r| r.start);
-    let mut allocator = FrameAllocator::new(&regions);
-    allocator.reserve(heap.clone());
-    *FRAMES.lock() = Some(allocator);
     let stack = boot_info.kernel_stack_bottom..boot_info.kernel_stack_bottom + boot_info.kernel_stack_len;
-    LAYOUT.call_once(|| Layout { usable: regions, heap, kernel_stack: stack });
+    LAYOUT.call_once(|| Layout { usable: regions, metadata, kernel_stack: stack });
 }
 
-/// The heap's physical range: a sixteenth of usable memory, within [`MIN_HEAP`, `MAX_HEAP`],
-/// from the start of the largest usable region.
-fn choose_heap(usable: impl Iterator<Item = Range<u64>> + Clone) -> Option<Range<u64>> {
-    let total: u64 = usable.clone().map(|r| r.end - r.start).sum();
-    let wanted = (total / 16).clamp(MIN_HEAP, MAX_HEAP) & !(FRAME_SIZE - 1);
+/// `bytes` (rounded up to whole frames) from the start of the largest usable region.
+fn carve(usable: impl Iterator<Item = Range<u64>>, bytes: u64) -> Option<Range<u64>> {
     let largest = usable.max_by_key(|r| r.end - r.start)?;
-    let size = wanted.min((largest.end - largest.start) & !(FRAME_SIZE - 1));
-    (size >= MIN_HEAP).then(|| largest.start..largest.start + size)
+    let size = bytes.next_multiple_of(FRAME_SIZE);
+    (largest.end - largest.start >= size).then(|| largest.start..largest.start + size)
 }
 
 /// The layout found at boot.
@@ -122,13 +179,19 @@ pub fn layout() -> &'static Layout {
     LAYOUT.get().expect("memory::init has run")
 }
 
-fn with_frames<R>(f: impl FnOnce(&mut FrameAllocator) -> R) -> R {
+/// Bytes of usable memory: the base of every limit proportional to memory (`limits`).
+pub fn usable_bytes() -> usize {
+    USABLE_BYTES.load(Ordering::Relaxed) as usize
+}
+
+fn with_frames<R>(f: impl FnOnce(&mut Frames) -> R) -> R {
     f(FRAMES.lock().as_mut().expect("memory::init has run"))
 }
 
-/// Allocates one physical frame; `None` when memory is exhausted.
+/// Allocates one physical frame for the VM side (tasks' memory, page tables, kernel stacks);
+/// `None` when no more than the floor are free (see the module documentation).
 pub fn allocate_frame() -> Option<PhysFrame> {
-    with_frames(FrameAllocator::allocate)
+    with_frames(|f| if f.budget.available(f.allocator.free_frames()) == 0 { None } else { f.allocator.allocate() })
 }
 
 /// Returns a frame obtained from [`allocate_frame`].
@@ -137,24 +200,66 @@ pub fn allocate_frame() -> Option<PhysFrame> {
 ///
 /// On a double free (see [`FrameAllocator::deallocate`]).
 pub fn deallocate_frame(frame: PhysFrame) {
-    with_frames(|frames| frames.deallocate(frame));
+    with_frames(|f| f.allocator.deallocate(frame));
+}
+
+/// Allocates one frame for the heap, which may take the last one; `None` when none is free.
+fn allocate_heap_frame() -> Option<PhysFrame> {
+    with_frames(|f| {
+        let frame = f.allocator.allocate()?;
+        f.budget.heap_took();
+        Some(frame)
+    })
+}
+
+/// Returns a frame obtained from [`allocate_heap_frame`].
+fn deallocate_heap_frame(frame: PhysFrame) {
+    with_frames(|f| {
+        f.allocator.deallocate(frame);
+        f.budget.heap_gave();
+    });
+}
+
+/// A VM operation starts (the VM lock was taken): the whole reserve stands again, and the
+/// heap's growth until the next call comes out of it.
+pub fn operation_starts() {
+    with_frames(|f| f.budget.operation_starts());
+}
+
+/// The VM operation just started is a page fault: the VM side may take frames down to half
+/// the reserve (the fault gate's level, `limits::heap_allows_fault`).
+pub fn fault_starts() {
+    with_frames(|f| f.budget.fault_starts());
+}
+
+/// Frames the VM side may take now.
+pub fn available_frames() -> u64 {
+    with_frames(|f| f.budget.available(f.allocator.free_frames()))
+}
+
+/// Frames free in the allocator (the heap may take all of them).
+pub fn pool_frames() -> u64 {
+    with_frames(|f| f.allocator.free_frames())
 }
 
 /// The current physical memory counters.
 pub fn stats() -> MemoryStats {
-    let heap = &layout().heap;
-    with_frames(|frames| MemoryStats {
-        usable_frames: frames.usable_frames(),
-        free_frames: frames.free_frames(),
-        heap_frames: (heap.end - heap.start) / FRAME_SIZE,
+    let metadata = &layout().metadata;
+    with_frames(|f| MemoryStats {
+        usable_frames: f.allocator.usable_frames(),
+        free_frames: f.budget.available(f.allocator.free_frames()),
+        pool_frames: f.allocator.free_frames(),
+        heap_frames: f.budget.heap_frames(),
+        metadata_frames: (metadata.end - metadata.start) / FRAME_SIZE,
     })
 }
 
-/// Checks the frame allocator's invariants.
+/// Checks the frame allocator's and the heap's invariants.
 ///
 /// # Panics
 ///
 /// If one does not hold.
 pub fn check() {
-    with_frames(|frames| frames.check());
+    with_frames(|f| f.allocator.check());
+    heap::check();
 }

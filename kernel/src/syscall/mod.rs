@@ -26,7 +26,7 @@ pub type KernResult = Result<(), kern_return_t>;
 pub fn dispatch(frame: &mut SyscallFrame) {
     let a = frame.args();
     let call = Sysno::from_raw(frame.rax);
-    if call.is_some_and(allocates) && !crate::limits::heap_allows_call() {
+    if call.is_some_and(|call| allocates(call) && !crate::limits::heap_allows(heap_estimate(call, &a))) {
         let refused = if call == Some(Sysno::HurdVmAllocate) { ENOMEM } else { KERN_RESOURCE_SHORTAGE };
         frame.rax = i64::from(refused) as u64;
         return;
@@ -72,6 +72,38 @@ fn allocates(call: Sysno) -> bool {
         ConsoleWrite | TaskExit | MachTaskSelf | VmDeallocate | HurdVmDeallocate | VmRegion | VmMsync | VmStatistics
             | VmMachineAttribute | VmCopyDiscard | TaskTerminate | TaskWait | TaskInfo | MachPortDeallocate | ClockTscHz
     )
+}
+
+/// Heap bytes `call` may allocate beyond what the reserve covers: the calls that copy or place
+/// copies of many pieces (`limits`' table), estimated from the pieces they could touch. Fork
+/// is estimated in `tasks::task_create`; every other call costs 0 here. A name or pointer that
+/// does not resolve counts as nothing (the call fails on it later).
+fn heap_estimate(call: Sysno, a: &[u64; 6]) -> usize {
+    use crate::limits::copy_bytes;
+    match call {
+        Sysno::VmCopyin => copy_bytes(range_pieces(target_map(a[0]).ok(), a[2]), true, false),
+        Sysno::VmRead | Sysno::VmCopy => copy_bytes(range_pieces(target_map(a[0]).ok(), a[2]), true, true),
+        Sysno::VmWrite => copy_bytes(range_pieces(task::map_of(caller()), a[3]), true, true),
+        Sysno::VmRemap => user::read_plain::<machvm_abi::VmRemapArgs>(a[0]).map_or(0, |args| {
+            copy_bytes(range_pieces(target_map(args.src_task.into()).ok(), args.size), true, true)
+        }),
+        Sysno::VmCopyout => copy_bytes(copy_pieces(a[1]), false, true),
+        Sysno::VmCopyOverwrite => copy_bytes(copy_pieces(a[2]), false, true),
+        _ => 0,
+    }
+}
+
+/// Pieces of a copy of `size` bytes of `map`.
+fn range_pieces(map: Option<MapId>, size: u64) -> usize {
+    map.map_or(0, |map| crate::limits::pieces(size, crate::vm_system::lock().map(map).entry_count()))
+}
+
+/// Pieces of the copy named `name`: at most one per page, and no more than a map holds.
+fn copy_pieces(name: u64) -> usize {
+    let Ok(name) = u32::try_from(name) else { return 0 };
+    let Some(Handle::Copy(id)) = with_handles(|h| h.get(name)) else { return 0 };
+    let size = crate::vm_system::lock().copy_size(id).unwrap_or(0);
+    crate::limits::pieces(size, crate::limits::map_entry_limit())
 }
 
 fn code(result: KernResult) -> i64 {

@@ -11,13 +11,21 @@ use vm::pmap::Pmap;
 use x86_64::VirtAddr;
 
 /// `task_create(parent, inherit_memory, *child)`: a new task whose map is built from the
-/// parent's by inheritance (or empty); the caller receives a handle to it.
+/// parent's by inheritance (or empty); the caller receives a handle to it. A fork allocates
+/// in proportion to the parent's entries: refused first unless the heap and the caller's
+/// quota have room for its estimate (`limits::fork_bytes`).
 pub fn task_create(parent: u64, inherit_memory: u64, child_ptr: u64) -> KernResult {
     let parent = target_task(parent)?;
     let parent_map = task::map_of(parent).ok_or(KERN_INVALID_TASK)?;
     user::check_writable_u64(child_ptr)?;
     if !task::room_for_task_and_handle(caller()) {
         return Err(KERN_RESOURCE_SHORTAGE);
+    }
+    if inherit_memory != 0 {
+        let entries = vm_system::lock().map(parent_map).entry_count();
+        if !crate::limits::heap_allows(crate::limits::fork_bytes(entries)) {
+            return Err(KERN_RESOURCE_SHORTAGE);
+        }
     }
     let family = child_family()?;
     let map = {

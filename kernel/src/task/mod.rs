@@ -295,11 +295,14 @@ pub fn release_map(id: TaskId) {
 }
 
 /// Resolves a page fault at `addr` in the current task's map. Returns the outcome, or `None`
-/// when no task is running.
+/// when no task is running. A fault may take frames down to half the heap's reserve
+/// (`memory::fault_starts`), as its gate allows (`limits::heap_allows_fault`).
 pub fn fault_current(addr: u64, access: Access) -> Option<FaultOutcome> {
     let task = sched::current_task()?;
     let map = map_of(task)?;
-    Some(vm_system::lock().fault(map, addr, access))
+    let mut vm = vm_system::lock();
+    crate::memory::fault_starts();
+    Some(vm.fault(map, addr, access))
 }
 
 /// The name of task `id`, for reports.

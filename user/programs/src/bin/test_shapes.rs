@@ -30,7 +30,7 @@ fn main() -> i32 {
 
 /// Where the shapes are built.
 const BASE: u64 = 0x10_0000_0000;
-/// One-page entries in a tree shape (the entry limit is about 3 900 on the test machine).
+/// One-page entries in a tree shape (the entry limit is about 500 000 on the test machine).
 const TREE_ENTRIES: u64 = 3000;
 
 /// Builds `TREE_ENTRIES` one-page entries, page `order(k)` of the pattern at the `k`-th
@@ -93,7 +93,7 @@ fn fixed_pages_with_growing_holes() {
 }
 
 /// Pages of the fragmented and pieced regions: a source and a `vm_read` of it fit the map's
-/// entry limit (about 3 900 entries on the 512 MiB test machine).
+/// entry limit (about 500 000 entries on the 512 MiB test machine).
 const PIECES: u64 = 1536;
 
 /// `PIECES` pages, each holding its index xor `tag`, every other one read-only: `PIECES`

@@ -16,9 +16,10 @@ down cleanly, 1 when it reports a failure, crashes or times out, 2 on a usage er
 
 Commands:
   (none)                  boot the init demo (or the program named by --init)
-  bench                   boot the benchmark suite as init, print its figures and write
-                          them to boot/bench/latest.csv and boot/bench/latest.svg
-                          (use with --release; default timeout 1800 s)
+  bench                   boot the benchmark suite as init, then the scaling series in a
+                          2 GiB guest, print their figures and write them to
+                          boot/bench/latest.csv and boot/bench/latest.svg next to Linux's
+                          (use with --release; default timeout 1800 s per boot)
   fuzz                    boot the long system-call fuzz campaign (fuzz_long) as init
                           (use with --release; default timeout 3600 s)
 
@@ -32,6 +33,11 @@ Options:
       --accel tcg|kvm     QEMU accelerator (default tcg)
       --init PATH         boot the user ELF executable at PATH as the init task
                           instead of the default demo
+      --with-linux        with bench: also boot Debian's Linux 6.1 (fetched once into
+                          target/linux/) on the same machine with the project's C program
+                          doing the same work, and chart both from this sitting (needs gcc,
+                          apt-get and dpkg-deb); without it the chart's Linux figures are
+                          reference figures
   -h, --help              print this help";
 
 /// What the command line asks for.
@@ -39,12 +45,22 @@ Options:
 pub enum Request {
     /// Boot the kernel with this machine.
     Run(MachineConfig),
-    /// Boot the benchmark suite with this machine.
-    Bench(MachineConfig),
+    /// Boot the benchmark suite with this machine (the scaling series with 2 GiB), and
+    /// take the Linux figures from where the second field says.
+    Bench(MachineConfig, LinuxFigures),
     /// Boot the long fuzz campaign with this machine.
     Fuzz(MachineConfig),
     /// Print the help.
     Help,
+}
+
+/// Where the benchmark chart's Linux figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinuxFigures {
+    /// Figures kept in the source, from an earlier sitting (`boot::bench::reference`).
+    Reference,
+    /// Linux booted in this sitting on the same machine (`--with-linux`).
+    Measured,
 }
 
 /// A command line that cannot be obeyed; the message names the culprit.
@@ -78,7 +94,7 @@ const MAX_CPUS: u32 = 64;
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageError> {
     let mut config = MachineConfig::default();
     let mut parser = lexopt::Parser::from_args(args);
-    let (mut command, mut timeout_given) = (None, false);
+    let (mut command, mut timeout_given, mut linux) = (None, false, LinuxFigures::Reference);
     while let Some(arg) = parser.next()? {
         match arg {
             Value(ref name) if command.is_none() && (name == "bench" || name == "fuzz") => {
@@ -94,6 +110,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageE
             }
             Long("accel") => config.accel = parse_accel(&text(&mut parser, "--accel")?)?,
             Long("init") => config.init = Some(parse_init(parser.value()?.into())?),
+            Long("with-linux") => linux = LinuxFigures::Measured,
             Short('h') | Long("help") => return Ok(Request::Help),
             _ => return Err(arg.unexpected().into()),
         }
@@ -101,16 +118,18 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageE
     if config.gdb {
         config.timeout = None;
     }
+    if linux == LinuxFigures::Measured && command.as_deref() != Some("bench") {
+        return Err(UsageError("--with-linux goes with the bench command only".into()));
+    }
     let Some(command) = command else { return Ok(Request::Run(config)) };
     if config.init.is_some() {
         return Err(UsageError(format!("{command} boots its own program: it takes no --init")));
     }
-    let (request, timeout): (fn(MachineConfig) -> Request, _) =
-        if command == "bench" { (Request::Bench, BENCH_TIMEOUT) } else { (Request::Fuzz, FUZZ_TIMEOUT) };
+    let timeout = if command == "bench" { BENCH_TIMEOUT } else { FUZZ_TIMEOUT };
     if !timeout_given && !config.gdb {
         config.timeout = Some(timeout);
     }
-    Ok(request(config))
+    Ok(if command == "bench" { Request::Bench(config, linux) } else { Request::Fuzz(config) })
 }
 
 fn text(parser: &mut lexopt::Parser, option: &str) -> Result<String, UsageError> {
@@ -183,7 +202,7 @@ mod tests {
     fn run(args: &[&str]) -> Result<MachineConfig, UsageError> {
         match parse(args.iter().map(OsString::from))? {
             Request::Run(config) => Ok(config),
-            Request::Bench(_) | Request::Fuzz(_) | Request::Help => panic!("unexpected request"),
+            Request::Bench(..) | Request::Fuzz(_) | Request::Help => panic!("unexpected request"),
         }
     }
 
@@ -254,14 +273,27 @@ mod tests {
     #[test]
     fn bench_is_a_command_with_a_long_timeout() {
         let bench = |args: &[&str]| parse(args.iter().map(OsString::from));
-        assert_eq!(bench(&["bench"]).unwrap(), Request::Bench(MachineConfig { timeout: Some(BENCH_TIMEOUT), ..MachineConfig::default() }));
-        let Ok(Request::Bench(config)) = bench(&["bench", "--timeout", "60", "--mem", "2G"]) else { panic!("a bench request") };
+        let default = MachineConfig { timeout: Some(BENCH_TIMEOUT), ..MachineConfig::default() };
+        assert_eq!(bench(&["bench"]).unwrap(), Request::Bench(default, LinuxFigures::Reference));
+        let Ok(Request::Bench(config, _)) = bench(&["bench", "--timeout", "60", "--mem", "2G"]) else { panic!("a bench request") };
         assert_eq!((config.timeout, config.memory_mib), (Some(Duration::from_secs(60)), 2048));
         assert!(bench(&["bench", "bench"]).unwrap_err().0.contains("bench"), "once");
         assert!(bench(&["benchmark"]).unwrap_err().0.contains("benchmark"));
         let elf = std::env::current_exe().expect("the test binary");
         let elf = elf.to_str().expect("UTF-8 path");
         assert!(bench(&["bench", "--init", elf]).unwrap_err().0.contains("--init"));
+    }
+
+    #[test]
+    fn with_linux_goes_with_bench_only() {
+        let parse = |args: &[&str]| parse(args.iter().map(OsString::from));
+        assert!(matches!(parse(&["bench", "--with-linux"]), Ok(Request::Bench(_, LinuxFigures::Measured))));
+        assert!(matches!(parse(&["--with-linux", "bench"]), Ok(Request::Bench(_, LinuxFigures::Measured))));
+        for alone in [&["--with-linux"][..], &["fuzz", "--with-linux"]] {
+            assert!(parse(alone).unwrap_err().0.contains("--with-linux"), "{alone:?}");
+        }
+        assert!(parse(&["bench", "--with-linux=yes"]).unwrap_err().0.contains("--with-linux"));
+        assert!(USAGE.contains("--with-linux"));
     }
 
     #[test]

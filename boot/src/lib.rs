@@ -1,6 +1,7 @@
 //! Host side of the project: builds kernel images, turns them into bootable disk images and
 //! runs them in QEMU, for `cargo run` (the `boot` binary) and for `cargo test` (the `kernels`
-//! test, which boots every test kernel).
+//! test, which boots every test kernel); for `cargo run -- bench --with-linux`, also boots
+//! Linux with the project's C benchmark program (`linux`).
 
 #![warn(missing_docs)]
 
@@ -9,8 +10,10 @@ pub mod build;
 pub mod cli;
 pub mod image;
 pub mod ktest;
+pub mod linux;
 pub mod qemu;
 pub mod ramdisk;
+pub mod runner;
 
 use std::path::PathBuf;
 

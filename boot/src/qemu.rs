@@ -145,6 +145,31 @@ fn ovmf() -> Result<PathBuf, QemuError> {
 pub fn command(image: &Path, config: &MachineConfig) -> Result<Command, QemuError> {
     let mut qemu = Command::new(QEMU);
     qemu.arg("-drive").arg(format!("format=raw,file={}", image.display()));
+    machine(&mut qemu, config)?;
+    if config.firmware == Firmware::Uefi {
+        qemu.arg("-bios").arg(ovmf()?);
+    }
+    if config.gdb {
+        qemu.args(["-gdb", &format!("tcp::{GDB_PORT}"), "-S"]);
+    }
+    qemu.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    console(&mut qemu);
+    Ok(qemu)
+}
+
+/// The QEMU command that boots a Linux `kernel` with `initrd` and the kernel command line
+/// `append`, on the machine `config` describes (memory, CPUs, accelerator; firmware and
+/// debugger aside), with the same console as [`command`].
+pub fn linux_command(kernel: &Path, initrd: &Path, append: &str, config: &MachineConfig) -> Result<Command, QemuError> {
+    let mut qemu = Command::new(QEMU);
+    qemu.arg("-kernel").arg(kernel).arg("-initrd").arg(initrd).args(["-append", append]);
+    machine(&mut qemu, config)?;
+    console(&mut qemu);
+    Ok(qemu)
+}
+
+/// Memory, CPUs and accelerator.
+fn machine(qemu: &mut Command, config: &MachineConfig) -> Result<(), QemuError> {
     qemu.args(["-m", &format!("{}M", config.memory_mib), "-smp", &config.cpus.to_string()]);
     match config.accel {
         Accel::Tcg => qemu.args(["-accel", "tcg", "-cpu", "max"]),
@@ -157,16 +182,13 @@ pub fn command(image: &Path, config: &MachineConfig) -> Result<Command, QemuErro
             qemu.args(["-accel", "kvm", "-cpu", "host"])
         }
     };
-    if config.firmware == Firmware::Uefi {
-        qemu.arg("-bios").arg(ovmf()?);
-    }
-    if config.gdb {
-        qemu.args(["-gdb", &format!("tcp::{GDB_PORT}"), "-S"]);
-    }
-    qemu.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    Ok(())
+}
+
+/// The serial console on stdout, nothing else, and a stop instead of a reboot.
+fn console(qemu: &mut Command) {
     qemu.args(["-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot"]);
     qemu.stdin(Stdio::null()).stdout(Stdio::piped());
-    Ok(qemu)
 }
 
 /// Runs `qemu`, handing every line of the serial console to `on_line` as it arrives, and
@@ -236,6 +258,19 @@ mod tests {
         assert!(args.contains("isa-debug-exit,iobase=0xf4,iosize=0x04"));
         assert!(args.contains("-no-reboot"));
         assert!(!args.contains("-gdb"));
+    }
+
+    #[test]
+    fn linux_boots_on_the_same_machine() {
+        let config = MachineConfig { memory_mib: 2048, ..MachineConfig::default() };
+        let qemu = linux_command(Path::new("/c/vmlinuz"), Path::new("/c/i.cpio"), "console=ttyS0 -- scale", &config).expect("a command");
+        let args: Vec<String> = qemu.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let joined = args.join(" ");
+        assert!(joined.starts_with("-kernel /c/vmlinuz -initrd /c/i.cpio -append"));
+        assert!(args.contains(&"console=ttyS0 -- scale".to_string()), "one argument");
+        assert!(joined.contains("-m 2048M -smp 1 -accel tcg -cpu max"));
+        assert!(joined.contains("-serial stdio") && joined.contains("-no-reboot"));
+        assert!(!joined.contains("isa-debug-exit") && !joined.contains("-drive"));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The benchmark suite, measured from ring 3 with the time-stamp counter: each operation is
 //! run 5 times and the median printed as `NAME ns_per_op=X`, then `done`. Names and sizes are
-//! fixed so that runs compare across versions and with other kernels.
+//! fixed so that runs compare across versions and with other kernels; `boot/linux/suite.c`
+//! does the same work with Linux calls (`cargo run --release -- bench --with-linux`).
+//! `many_regions` flips the protection of a random region among 10 000 between READ and
+//! READ|WRITE, so that every call changes one.
 //!
 //! The `worst_*` series are the worst-case check: each measures one operation on the shape a
 //! hostile task would choose and on a benign shape of the same size (`SERIES/benign/SIZE`
@@ -239,11 +242,15 @@ fn many_regions(c: &Clock) -> Sample {
         ok(vm_allocate(me(), &mut a, PAGE, VM_FLAGS_FIXED));
     }
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    // Each region's protection, so that every call changes one (READ <-> READ|WRITE).
+    let mut read_only = [false; REGIONS as usize];
     let cycles = c.time(|| {
-        for call in 0..CALLS {
+        for _ in 0..CALLS {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let region = (state >> 33) % REGIONS;
-            let prot = if call % 2 == 0 { VM_PROT_READ } else { VM_PROT_DEFAULT };
+            let flag = &mut read_only[region as usize];
+            *flag = !*flag;
+            let prot = if *flag { VM_PROT_READ } else { VM_PROT_DEFAULT };
             ok(vm_protect(me(), BASE + 2 * region * PAGE, PAGE, FALSE, prot));
         }
     });

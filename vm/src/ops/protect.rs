@@ -83,10 +83,17 @@ impl<M: Machine> Vm<M> {
     /// children is, so these pages belong to this entry's object alone to write). Pages of
     /// objects below, and the shared zero page, keep their rights and still fault. One walk of
     /// the range's page tables merged with one pass over the object's resident pages there:
-    /// linear in the translations and pages of the range.
+    /// linear in the translations and pages of the range. An object with no backing object
+    /// needs no pass: every translation of the range but the zero page's maps one of its
+    /// pages.
     fn raise_resident(&mut self, space: SpaceId, range: PageRange, prot: Prot, (object, start, offset): (ObjectId, u64, u64)) {
-        let Self { pmap, objects, .. } = self;
-        let pages = &objects.get(object.0).expect("a live object").pages;
+        let Self { pmap, objects, zero_frame, .. } = self;
+        let object = objects.get(object.0).expect("a live object");
+        if object.shadow.is_none() {
+            pmap.raise(space, range, prot, &mut |_, frame| Some(frame) != *zero_frame);
+            return;
+        }
+        let pages = &object.pages;
         let mut resident = pages.range(offset..offset + range.len_pages()).peekable();
         pmap.raise(space, range, prot, &mut |page, frame| {
             let index = offset + (page.addr() - start) / PAGE_SIZE;

@@ -387,9 +387,10 @@ fn apply(tree: &mut GapTree, model: &mut BTreeMap<u64, u64>, base: u64, op: &Op)
         Op::Resize { pick, start_delta, end_delta } => {
             let Some((&start, &end)) = model.iter().nth(pick % model.len().max(1)) else { return };
             let (Some(new_start), Some(new_end)) = (start.checked_add_signed(start_delta * PAGE as i64), end.checked_add_signed(end_delta * PAGE as i64)) else { return };
-            let mut others = model.clone();
-            others.remove(&start);
-            if new_start >= new_end || conflicts(&others, new_start, new_end) {
+            // `resize` keeps a gap's place: the new bounds stay strictly between its neighbours.
+            let below = model.range(..start).next_back().is_some_and(|(_, &e)| e >= new_start);
+            let above = model.range(start + 1..).next().is_some_and(|(&s, _)| new_end >= s);
+            if new_start >= new_end || below || above {
                 return;
             }
             assert!(tree.resize(start, new_start, new_end));

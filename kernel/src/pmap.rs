@@ -23,12 +23,20 @@ impl FrameAllocator for KernelFrames {
     }
 
     fn deallocate_frame(&self, frame: Frame) {
-        memory::deallocate_frame(PhysFrame::containing_address(PhysAddr::new(frame.addr())));
+        memory::deallocate_frame(physical(frame));
+    }
+
+    fn deallocate_frames(&self, frames: &[Frame]) {
+        memory::deallocate_frames(frames.iter().map(|&frame| physical(frame)));
     }
 
     fn free_frames(&self) -> u64 {
         memory::available_frames()
     }
+}
+
+fn physical(frame: Frame) -> PhysFrame {
+    PhysFrame::containing_address(PhysAddr::new(frame.addr()))
 }
 
 /// The kernel's pmap type.

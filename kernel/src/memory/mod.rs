@@ -203,6 +203,25 @@ pub fn deallocate_frame(frame: PhysFrame) {
     with_frames(|f| f.allocator.deallocate(frame));
 }
 
+/// Frames [`deallocate_frames`] returns under one hold of the lock: few enough that
+/// interrupts stay off only briefly.
+const RELEASE_BATCH: usize = 256;
+
+/// Returns many frames obtained from [`allocate_frame`], [`RELEASE_BATCH`] per hold of the
+/// lock rather than one (a removal of touched memory frees a frame per page).
+///
+/// # Panics
+///
+/// On a double free (see [`FrameAllocator::deallocate`]).
+pub fn deallocate_frames(mut frames: impl Iterator<Item = PhysFrame>) {
+    let mut more = true;
+    while more {
+        with_frames(|f| {
+            more = frames.by_ref().take(RELEASE_BATCH).map(|frame| f.allocator.deallocate(frame)).count() == RELEASE_BATCH;
+        });
+    }
+}
+
 /// Allocates one frame for the heap, which may take the last one; `None` when none is free.
 fn allocate_heap_frame() -> Option<PhysFrame> {
     with_frames(|f| {

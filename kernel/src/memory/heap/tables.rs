@@ -246,13 +246,9 @@ pub(super) fn address(page: u64) -> VirtAddr {
     VirtAddr::new(KERNEL_HEAP_BASE + page * 4096)
 }
 
-/// A zeroed frame for a page table, from the heap's frames.
+/// A zeroed frame for a page table, from the heap's frames (which come zeroed).
 fn new_table() -> Option<PhysFrame> {
-    let frame = allocate_heap_frame()?;
-    // SAFETY: the frame was just allocated, so nothing else uses it; it is mapped writable
-    // through the direct map.
-    unsafe { core::ptr::write_bytes(phys_to_virt(frame.start_address()).as_mut_ptr::<u8>(), 0, 4096) };
-    Some(frame)
+    allocate_heap_frame()
 }
 
 /// Entry `index` (below 512) of the page table in `table`, through the direct map.

@@ -73,6 +73,8 @@ struct Class {
 pub struct Slabs {
     classes: [Class; CLASSES],
     pages: usize,
+    /// Cached empty slabs of every class together (kept so that asking is O(1)).
+    cached: usize,
 }
 
 // SAFETY: the raw pointers all refer to pages this value owns (taken from a page source and
@@ -90,7 +92,7 @@ impl Slabs {
     /// No slab yet.
     pub const fn new() -> Self {
         let class = Class { partial: null_mut(), empty: [null_mut(); MAX_CACHED], cached: 0 };
-        Self { classes: [class; CLASSES], pages: 0 }
+        Self { classes: [class; CLASSES], pages: 0, cached: 0 }
     }
 
     /// Pages held (slabs, cached ones included).
@@ -100,7 +102,7 @@ impl Slabs {
 
     /// Pages held as cached empty slabs.
     pub fn cached_pages(&self) -> usize {
-        self.classes.iter().map(|c| c.cached).sum()
+        self.cached
     }
 
     /// An object of `class` ([`size_of`]`(class)` bytes, 16-byte aligned); `None` if a new
@@ -126,6 +128,7 @@ impl Slabs {
         let c = &mut self.classes[class];
         let slab = if c.cached > 0 {
             c.cached -= 1;
+            self.cached -= 1;
             c.empty[c.cached]
         } else {
             let page = source.take()?;
@@ -182,6 +185,7 @@ impl Slabs {
         if c.cached < MAX_CACHED {
             c.empty[c.cached] = slab;
             c.cached += 1;
+            self.cached += 1;
         } else {
             self.pages -= 1;
             // SAFETY: the slab's page came from `source` and no object in it is in use.
@@ -194,6 +198,7 @@ impl Slabs {
         for c in &mut self.classes {
             while c.cached > 0 {
                 c.cached -= 1;
+                self.cached -= 1;
                 self.pages -= 1;
                 // SAFETY: a cached slab is a page from `source` with no object in use, and
                 // leaves the cache here.
@@ -258,6 +263,7 @@ impl Slabs {
             }
             assert!(c.cached <= MAX_CACHED);
         }
+        assert_eq!(self.cached, self.classes.iter().map(|c| c.cached).sum::<usize>(), "cached count");
         assert!(self.cached_pages() + partial <= self.pages, "more slabs listed than held");
         partial
     }

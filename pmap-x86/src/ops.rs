@@ -375,7 +375,10 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
                 }
             }
         }
-        self.frames.deallocate_frames(&flush.into_release());
+        let release = flush.into_release();
+        if !release.is_empty() {
+            self.frames.deallocate_frames(&release);
+        }
     }
 
     fn zero_page(&mut self, frame: Frame) {

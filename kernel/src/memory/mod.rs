@@ -184,8 +184,16 @@ pub fn usable_bytes() -> usize {
     USABLE_BYTES.load(Ordering::Relaxed) as usize
 }
 
+/// The frame allocator's free count as of its last change, readable without the lock
+/// (every system call's gate asks, through `heap::available_bytes`).
+static POOL: AtomicU64 = AtomicU64::new(0);
+
 fn with_frames<R>(f: impl FnOnce(&mut Frames) -> R) -> R {
-    f(FRAMES.lock().as_mut().expect("memory::init has run"))
+    let mut frames = FRAMES.lock();
+    let frames = frames.as_mut().expect("memory::init has run");
+    let result = f(frames);
+    POOL.store(frames.allocator.free_frames(), Ordering::Relaxed);
+    result
 }
 
 /// Allocates one physical frame for the VM side (tasks' memory, page tables, kernel stacks);
@@ -270,7 +278,7 @@ pub fn available_frames() -> u64 {
 
 /// Frames free in the allocator (the heap may take all of them).
 pub fn pool_frames() -> u64 {
-    with_frames(|f| f.allocator.free_frames())
+    POOL.load(Ordering::Relaxed)
 }
 
 /// The current physical memory counters.

@@ -4,11 +4,24 @@
 use crate::memory::{allocate_heap_frame, deallocate_heap_frame, phys_to_virt, virt_to_phys};
 use crate::sync::IrqMutex;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kalloc::slab::{PageSource, Slabs};
 use x86_64::structures::paging::PhysFrame;
 use x86_64::VirtAddr;
 
 static SLABS: IrqMutex<Slabs> = IrqMutex::new(Slabs::new());
+
+/// `Slabs::cached_pages` as of the last change, readable without the lock (every system
+/// call's gate asks).
+static CACHED: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f` on the slab caches under their lock, then publishes their cached count.
+fn with_slabs<R>(f: impl FnOnce(&mut Slabs) -> R) -> R {
+    let mut slabs = SLABS.lock();
+    let result = f(&mut slabs);
+    CACHED.store(slabs.cached_pages(), Ordering::Relaxed);
+    result
+}
 
 /// Slabs are frames of the heap's own, through the direct map.
 struct HeapFrames;
@@ -27,7 +40,7 @@ impl PageSource for HeapFrames {
 
 /// An object of `class`, or `None` if no frame is free for a new slab.
 pub(super) fn allocate(class: usize) -> Option<NonNull<u8>> {
-    SLABS.lock().allocate(&HeapFrames, class)
+    with_slabs(|slabs| slabs.allocate(&HeapFrames, class))
 }
 
 /// Frees `object`.
@@ -37,17 +50,17 @@ pub(super) fn allocate(class: usize) -> Option<NonNull<u8>> {
 /// `object` came from [`allocate`] with this `class` and is no longer used.
 pub(super) unsafe fn deallocate(object: NonNull<u8>, class: usize) {
     // SAFETY: forwarded from the caller; every slab comes from `HeapFrames`.
-    unsafe { SLABS.lock().deallocate(&HeapFrames, object, class) };
+    with_slabs(|slabs| unsafe { slabs.deallocate(&HeapFrames, object, class) });
 }
 
 /// Frames held as cached empty slabs.
 pub(super) fn cached_pages() -> usize {
-    SLABS.lock().cached_pages()
+    CACHED.load(Ordering::Relaxed)
 }
 
 /// Gives every cached empty slab back.
 pub(super) fn drain() {
-    SLABS.lock().drain(&HeapFrames);
+    with_slabs(|slabs| slabs.drain(&HeapFrames));
 }
 
 /// Checks the slab caches' invariants.

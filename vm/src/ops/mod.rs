@@ -30,29 +30,40 @@ impl<M: Machine> Vm<M> {
         }
     }
 
-    /// Merges mergeable neighbours from the entry before `start` to the entry at `end`.
+    /// Merges mergeable neighbours from the entry before `start` to the entry at `end`: one
+    /// descent to the entry at `end`, then a walk backwards to the first entry that starts
+    /// below `start` (usually no pair merges, and nothing more is done).
     pub(crate) fn simplify(&mut self, map: MapId, start: u64, end: u64) {
-        let first = self.map(map).lookup(start.saturating_sub(1)).map_or(start, |e| e.start);
-        self.merge_in(map, first..=end);
+        let mut boundaries = alloc::vec::Vec::new();
+        let mut after: Option<&crate::map::MapEntry> = None;
+        for (_, entry) in self.map(map).entries.range(..=end).rev() {
+            if let Some(next) = after.filter(|next| entry.can_merge(next)) {
+                boundaries.push(next.start);
+            }
+            if entry.start < start {
+                break;
+            }
+            after = Some(entry);
+        }
+        self.merge_at_boundaries(map, boundaries);
     }
 
     /// Merges every pair of neighbours of `map` that can merge, in one pass.
     pub(crate) fn merge_neighbours(&mut self, map: MapId) {
-        self.merge_in(map, ..);
-    }
-
-    /// Merges the mergeable neighbours among the entries starting in `starts`: one ordered
-    /// walk finds them (usually none, so nothing more is done), then each merge drops one
-    /// reference to the object the two halves shared.
-    fn merge_in(&mut self, map: MapId, starts: impl core::ops::RangeBounds<u64>) {
         let mut boundaries = alloc::vec::Vec::new();
         let mut previous: Option<&crate::map::MapEntry> = None;
-        for entry in self.map(map).entries.range(starts).map(|(_, e)| e) {
+        for entry in self.map(map).entries.values() {
             if previous.is_some_and(|p| p.can_merge(entry)) {
                 boundaries.push(entry.start);
             }
             previous = Some(entry);
         }
+        self.merge_at_boundaries(map, boundaries);
+    }
+
+    /// Merges the entries meeting at each of `boundaries` (in any order); each merge drops
+    /// one reference to the object the two halves shared.
+    fn merge_at_boundaries(&mut self, map: MapId, boundaries: alloc::vec::Vec<u64>) {
         for boundary in boundaries {
             if let Some(Some(object)) = self.map_mut(map).merge_at(boundary) {
                 self.object_mut(object).refs -= 1;

@@ -15,6 +15,11 @@
 
 use mach::*;
 
+#[path = "../task_port.rs"]
+mod task_port;
+
+use task_port::me;
+
 mach::entry!(main);
 
 const PAGE: u64 = 4096;
@@ -92,9 +97,6 @@ impl Clock {
     }
 }
 
-fn me() -> mach_port_t {
-    mach_task_self()
-}
 
 fn ok(kr: kern_return_t) {
     assert_eq!(kr, KERN_SUCCESS);

@@ -33,6 +33,11 @@
 
 use mach::*;
 
+#[path = "../task_port.rs"]
+mod task_port;
+
+use task_port::me;
+
 mach::entry!(main);
 
 const PAGE: u64 = 4096;
@@ -95,9 +100,6 @@ fn median(samples: &mut [u64]) -> u64 {
     samples[samples.len() / 2]
 }
 
-fn me() -> mach_port_t {
-    mach_task_self()
-}
 
 fn ok(kr: kern_return_t) {
     assert_eq!(kr, KERN_SUCCESS);

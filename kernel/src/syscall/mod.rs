@@ -146,8 +146,7 @@ fn target_map(name: u64) -> Result<MapId, kern_return_t> {
 
 /// `mach_task_self()`: the caller's name for itself.
 fn task_self() -> u32 {
-    let me = caller();
-    with_handles(|h| h.find(Handle::Task(me))).unwrap_or(0)
+    task::self_name(caller())
 }
 
 /// Longest text one `console_write` takes.

@@ -62,6 +62,9 @@ pub struct Task {
     refs: u32,
     /// The ledger of its family (`crate::ledger`), charged for what it makes the kernel hold.
     pub ledger: LedgerId,
+    /// The name of the handle to itself it was given at creation ([`self_name`] checks that
+    /// it still holds it there).
+    own_name: u32,
 }
 
 /// Every task, by id.
@@ -84,9 +87,12 @@ pub fn create(name: &str, map: MapId, privileged: bool, ledger: Family) -> TaskI
         *next += 1;
         TaskId(*next - 1)
     };
-    let task = Task { name: name.into(), map: Some(map), handles: HandleTable::new(), exit_status: None, faults: 0, refs: 0, ledger };
+    let task = Task { name: name.into(), map: Some(map), handles: HandleTable::new(), exit_status: None, faults: 0, refs: 0, ledger, own_name: 0 };
     TASKS.lock().insert(id, task);
-    grant(id, Handle::Task(id));
+    let own_name = grant(id, Handle::Task(id));
+    if let Some(task) = TASKS.lock().get_mut(&id) {
+        task.own_name = own_name;
+    }
     if privileged {
         let name = grant(id, Handle::Host);
         debug_assert_eq!(name, machvm_abi::vm::INIT_HOST_PRIV);
@@ -351,4 +357,17 @@ pub fn kill_current(report: core::fmt::Arguments<'_>) -> ! {
     let task = sched::current_task().expect("a ring-3 exception comes from a running thread");
     log::warn!("task {} ({}) killed: {report}", task.0, name(task));
     sched::exit_current(KILLED_STATUS)
+}
+
+/// The name task `id` has for itself (`mach_task_self`), 0 if it holds none: O(1) while it
+/// holds the name it was given at creation, which is the usual case; otherwise the first
+/// such name in its table (a task that gave its own name away pays for the search itself).
+pub fn self_name(id: TaskId) -> u32 {
+    let tasks = TASKS.lock();
+    let Some(task) = tasks.get(&id) else { return 0 };
+    let own = Handle::Task(id);
+    if task.handles.get(task.own_name) == Some(own) {
+        return task.own_name;
+    }
+    task.handles.find(own).unwrap_or(0)
 }

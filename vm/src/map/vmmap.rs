@@ -105,8 +105,12 @@ impl VmMap {
     }
 
     /// The entry starting at or after `at` and before `end`, mutably: a cursor for changing
-    /// the entries of a clipped range one by one without allocating.
+    /// the entries of a clipped range one by one without allocating. At the range's end it
+    /// answers without searching the tree.
     pub(crate) fn next_mut(&mut self, at: u64, end: u64) -> Option<&mut MapEntry> {
+        if at >= end {
+            return None;
+        }
         self.entries.range_mut(at..end).next().map(|(_, e)| e)
     }
 

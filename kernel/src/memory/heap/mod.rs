@@ -92,6 +92,12 @@ pub fn usage() -> Usage {
     }
 }
 
+/// Starts a new peak from the bytes in use now (to measure the most one operation holds at
+/// once).
+pub fn reset_peak() {
+    PEAK.store(IN_USE.load(Ordering::Relaxed), Ordering::Relaxed);
+}
+
 /// Bytes of memory the heap can still grow into: every free frame (the reserve included)
 /// and its cached empty slabs. Every system call asks (`limits::heap_allows`).
 pub fn available_bytes() -> usize {

@@ -56,16 +56,10 @@ mod tests {
     use super::*;
     use crate::bench::Side;
 
-    fn side(lines: &[&str]) -> Side {
-        let mut side = Side::default();
-        lines.iter().for_each(|l| side.observe(l));
-        side
-    }
-
     #[test]
     fn same_work_has_a_ratio_and_other_work_none() {
-        let machvm = side(&["copy_1m ns_per_op=10738", "fork_cow ns_per_op=5813 total_ns=95242636", "protect_write/64m ns_per_op=2000000", "new_op ns_per_op=5"]);
-        let linux = side(&["copy_1m ns_per_op=2540000", "fork_cow ns_per_op=25250 total_ns=413690000", "protect_write/64m ns_per_op=5000000"]);
+        let machvm = Side::from_lines(&["copy_1m ns_per_op=10738", "fork_cow ns_per_op=5813 total_ns=95242636", "protect_write/64m ns_per_op=2000000", "new_op ns_per_op=5"]);
+        let linux = Side::from_lines(&["copy_1m ns_per_op=2540000", "fork_cow ns_per_op=25250 total_ns=413690000", "protect_write/64m ns_per_op=5000000"]);
         let csv = csv(&Results { machvm, linux: Linux::Sitting(linux) });
         assert!(csv.starts_with(HEADER));
         assert!(csv.contains("\ncopy_1m,10738,,2540000,,this sitting,process_vm_readv of 1 MiB,not comparable: lazy copy vs byte copy,\n"), "{csv}");
@@ -76,7 +70,7 @@ mod tests {
 
     #[test]
     fn reference_figures_say_so() {
-        let csv = csv(&Results { machvm: side(&["alloc_free_1p ns_per_op=5680"]), linux: Linux::Reference });
+        let csv = csv(&Results { machvm: Side::from_lines(&["alloc_free_1p ns_per_op=5680"]), linux: Linux::Reference });
         assert!(csv.contains("\nalloc_free_1p,5680,,28400,0.200,reference,mmap + munmap of one page,same work,\n"), "{csv}");
         assert!(csv.contains("\nprotect/100,,,2632,,reference,"), "{csv}");
     }

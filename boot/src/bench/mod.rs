@@ -87,6 +87,14 @@ impl Side {
     pub fn figure(&self, name: &str) -> Option<&Figure> {
         self.figures.iter().find(|f| f.name == name)
     }
+
+    /// The side these console lines make (for tests: a sitting observes lines as they come).
+    #[cfg(test)]
+    pub fn from_lines(lines: &[&str]) -> Self {
+        let mut side = Self::default();
+        lines.iter().for_each(|line| side.observe(line));
+        side
+    }
 }
 
 /// Where the Linux figures come from.
@@ -158,10 +166,7 @@ mod tests {
 
     #[test]
     fn a_side_keeps_figures_notes_and_release() {
-        let mut side = Side::default();
-        for line in ["", "# linux release=6.1.0-57-amd64", "protect/100 ns_per_op=2632", "# protect: map took 5 of 1000000 entries", "done"] {
-            side.observe(line);
-        }
+        let side = Side::from_lines(&["", "# linux release=6.1.0-57-amd64", "protect/100 ns_per_op=2632", "# protect: map took 5 of 1000000 entries", "done"]);
         assert_eq!(side.release.as_deref(), Some("6.1.0-57-amd64"));
         assert_eq!(side.figure("protect/100").map(|f| f.ns_per_op), Some(2632));
         assert_eq!(side.notes.len(), 1);

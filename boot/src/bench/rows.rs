@@ -128,14 +128,8 @@ fn notes_for(name: &str, series: Option<&Series>, who: &str, side: &Side) -> Vec
 mod tests {
     use super::*;
 
-    fn side(lines: &[&str]) -> Side {
-        let mut side = Side::default();
-        lines.iter().for_each(|l| side.observe(l));
-        side
-    }
-
     fn results(linux: Linux) -> Results {
-        let machvm = side(&[
+        let machvm = Side::from_lines(&[
             "worst_fixed_order/benign/4096 ns_per_op=9",
             "protect/1000 ns_per_op=1000",
             "protect/100 ns_per_op=500",
@@ -153,7 +147,7 @@ mod tests {
 
     #[test]
     fn rows_follow_the_catalog_and_sizes() {
-        let linux = side(&["protect/100 ns_per_op=250", "protect/100000 ns_per_op=400", "fault_zero ns_per_op=8058"]);
+        let linux = Side::from_lines(&["protect/100 ns_per_op=250", "protect/100000 ns_per_op=400", "fault_zero ns_per_op=8058"]);
         let results = results(Linux::Sitting(linux));
         let rows = rows(&results);
         let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
@@ -164,7 +158,7 @@ mod tests {
 
     #[test]
     fn same_work_has_a_ratio_and_the_linux_operation() {
-        let linux = side(&["fault_zero ns_per_op=8058", "copy_1m ns_per_op=2540000"]);
+        let linux = Side::from_lines(&["fault_zero ns_per_op=8058", "copy_1m ns_per_op=2540000"]);
         let results = results(Linux::Sitting(linux));
         let rows = rows(&results);
         let fault = find(&rows, "fault_zero");
@@ -178,7 +172,7 @@ mod tests {
 
     #[test]
     fn refused_sizes_carry_the_note_on_every_series_of_the_group() {
-        let linux = side(&["protect/100000 ns_per_op=3921", "create/100000 ns_per_op=24229"]);
+        let linux = Side::from_lines(&["protect/100000 ns_per_op=3921", "create/100000 ns_per_op=24229"]);
         let results = results(Linux::Sitting(linux));
         let rows = rows(&results);
         for name in ["protect/100000", "protect_fixed/100000", "create/100000", "teardown/100000"] {

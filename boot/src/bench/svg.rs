@@ -132,21 +132,15 @@ mod tests {
     use super::*;
     use crate::bench::Side;
 
-    fn side(lines: &[&str]) -> Side {
-        let mut side = Side::default();
-        lines.iter().for_each(|l| side.observe(l));
-        side
-    }
-
     fn machvm() -> Side {
-        side(&["copy_1m ns_per_op=10738", "fault_zero ns_per_op=4029", "protect/100 ns_per_op=5264", "# protect: map took 16380 of 100000 entries"])
+        Side::from_lines(&["copy_1m ns_per_op=10738", "fault_zero ns_per_op=4029", "protect/100 ns_per_op=5264", "# protect: map took 16380 of 100000 entries"])
     }
 
     #[test]
     fn the_title_says_where_linux_figures_come_from() {
         let reference = svg(&Results { machvm: machvm(), linux: Linux::Reference });
         assert!(reference.contains("Linux: reference figures, not this sitting"));
-        let linux = side(&["# linux release=6.1.0-57-amd64", "fault_zero ns_per_op=8058"]);
+        let linux = Side::from_lines(&["# linux release=6.1.0-57-amd64", "fault_zero ns_per_op=8058"]);
         let sitting = svg(&Results { machvm: machvm(), linux: Linux::Sitting(linux) });
         assert!(sitting.contains("Linux 6.1.0-57-amd64, same sitting") && !sitting.contains("reference figures"));
     }
@@ -165,7 +159,7 @@ mod tests {
 
     #[test]
     fn text_is_escaped_and_bars_stay_on_the_chart() {
-        let linux = side(&["# linux release=<6&\"7\">"]);
+        let linux = Side::from_lines(&["# linux release=<6&\"7\">"]);
         let svg = svg(&Results { machvm: machvm(), linux: Linux::Sitting(linux) });
         assert!(svg.contains("Linux &lt;6&amp;&quot;7&quot;&gt;, same sitting"));
         assert!(x_of(0) >= LEFT && x_of(u64::MAX) <= LEFT + WIDTH);

@@ -15,22 +15,15 @@
 
 use mach::*;
 
-#[path = "../task_port.rs"]
-mod task_port;
+#[path = "../bench_support.rs"]
+mod bench_support;
 
-use task_port::me;
+use bench_support::*;
 
 mach::entry!(main);
 
-const PAGE: u64 = 4096;
-const MIB: u64 = 1 << 20;
-const REPS: usize = 5;
-
 fn main() -> i32 {
-    let mut hz = 0;
-    assert_eq!(clock_tsc_hz(&mut hz), KERN_SUCCESS);
-    println!("tsc_hz={hz}");
-    let clock = Clock { hz };
+    let clock = Clock::new();
     let benches: [(&str, fn(&Clock) -> Sample); 19] = [
         ("alloc_free_1p", alloc_free_1p),
         ("alloc_touch_free_1p", alloc_touch_free_1p),
@@ -75,114 +68,79 @@ struct Sample {
     total_ns: Option<u64>,
 }
 
-struct Clock {
-    hz: u64,
-}
-
-impl Clock {
-    fn ns(&self, cycles: u64) -> u64 {
-        (u128::from(cycles) * 1_000_000_000 / u128::from(self.hz.max(1))) as u64
-    }
-
-    /// The time per op of `ops` operations that took `cycles`.
-    fn per_op(&self, cycles: u64, ops: u64) -> Sample {
-        Sample { ns_per_op: self.ns(cycles) / ops.max(1), total_ns: None }
-    }
-
-    /// Cycles `f` takes.
-    fn time(&self, f: impl FnOnce()) -> u64 {
-        let start = rdtsc();
-        f();
-        rdtsc() - start
-    }
-}
-
-
-fn ok(kr: kern_return_t) {
-    assert_eq!(kr, KERN_SUCCESS);
-}
-
-fn alloc(size: u64) -> u64 {
-    let mut a = 0;
-    ok(vm_allocate(me(), &mut a, size, VM_FLAGS_ANYWHERE));
-    a
-}
-
-fn touch(a: u64, size: u64) {
-    for off in (0..size).step_by(PAGE as usize) {
-        // SAFETY: `[a, a + size)` is mapped read-write.
-        unsafe { ((a + off) as *mut u8).write_volatile(1) };
-    }
+/// The time per op of `ops` operations that took `cycles`.
+fn per_op(c: &Clock, cycles: u64, ops: u64) -> Sample {
+    Sample { ns_per_op: c.ns(cycles) / ops.max(1), total_ns: None }
 }
 
 fn alloc_free_1p(c: &Clock) -> Sample {
     const N: u64 = 100_000;
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for _ in 0..N {
             let a = alloc(PAGE);
             ok(vm_deallocate(me(), a, PAGE));
         }
     });
-    c.per_op(cycles, N)
+    per_op(c, cycles, N)
 }
 
 fn alloc_touch_free_1p(c: &Clock) -> Sample {
     const N: u64 = 100_000;
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for _ in 0..N {
             let a = alloc(PAGE);
             touch(a, PAGE);
             ok(vm_deallocate(me(), a, PAGE));
         }
     });
-    c.per_op(cycles, N)
+    per_op(c, cycles, N)
 }
 
 fn fault_zero(c: &Clock) -> Sample {
     let a = alloc(64 * MIB);
-    let cycles = c.time(|| touch(a, 64 * MIB));
+    let cycles = c.cycles(|| touch(a, 64 * MIB));
     ok(vm_deallocate(me(), a, 64 * MIB));
-    c.per_op(cycles, 64 * MIB / PAGE)
+    per_op(c, cycles, 64 * MIB / PAGE)
 }
 
 fn fault_read_zero(c: &Clock) -> Sample {
     let a = alloc(64 * MIB);
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for off in (0..64 * MIB).step_by(PAGE as usize) {
             // SAFETY: the region is mapped readable.
             unsafe { ((a + off) as *const u8).read_volatile() };
         }
     });
     ok(vm_deallocate(me(), a, 64 * MIB));
-    c.per_op(cycles, 64 * MIB / PAGE)
+    per_op(c, cycles, 64 * MIB / PAGE)
 }
 
 fn protect_toggle(c: &Clock) -> Sample {
     const N: u64 = 20_000;
     let a = alloc(PAGE);
     touch(a, PAGE);
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for _ in 0..N {
             ok(vm_protect(me(), a, PAGE, FALSE, VM_PROT_READ));
             ok(vm_protect(me(), a, PAGE, FALSE, VM_PROT_DEFAULT));
         }
     });
     ok(vm_deallocate(me(), a, PAGE));
-    c.per_op(cycles, 2 * N)
+    per_op(c, cycles, 2 * N)
 }
 
 fn protect_large(c: &Clock) -> Sample {
     const N: u64 = 10;
     let a = alloc(64 * MIB);
     touch(a, 64 * MIB);
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for _ in 0..N {
             ok(vm_protect(me(), a, 64 * MIB, FALSE, VM_PROT_READ));
             ok(vm_protect(me(), a, 64 * MIB, FALSE, VM_PROT_DEFAULT));
         }
     });
     ok(vm_deallocate(me(), a, 64 * MIB));
-    c.per_op(cycles, 2 * N)
+    per_op(c, cycles, 2 * N)
 }
 
 fn wire_unwire(c: &Clock) -> Sample {
@@ -190,14 +148,14 @@ fn wire_unwire(c: &Clock) -> Sample {
     let a = alloc(MIB);
     touch(a, MIB);
     let host = mach_host_priv();
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for _ in 0..N {
             ok(vm_wire(host, me(), a, MIB, VM_PROT_DEFAULT));
             ok(vm_wire(host, me(), a, MIB, VM_PROT_NONE));
         }
     });
     ok(vm_deallocate(me(), a, MIB));
-    c.per_op(cycles, N)
+    per_op(c, cycles, N)
 }
 
 extern "C" fn child_writes_region(a: u64) -> ! {
@@ -212,7 +170,7 @@ extern "C" fn child_exits(_: u64) -> ! {
 fn fork_cow(c: &Clock) -> Sample {
     let a = alloc(64 * MIB);
     touch(a, 64 * MIB);
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         let child = mach::child::spawn(child_writes_region, a).expect("a child");
         assert_eq!(mach::child::wait(child), Ok(0));
     });
@@ -225,14 +183,14 @@ fn fork_exit(c: &Clock) -> Sample {
     const N: u64 = 10;
     let a = alloc(64 * MIB);
     touch(a, 64 * MIB);
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for _ in 0..N {
             let child = mach::child::spawn(child_exits, 0).expect("a child");
             assert_eq!(mach::child::wait(child), Ok(0));
         }
     });
     ok(vm_deallocate(me(), a, 64 * MIB));
-    c.per_op(cycles, N)
+    per_op(c, cycles, N)
 }
 
 fn many_regions(c: &Clock) -> Sample {
@@ -246,7 +204,7 @@ fn many_regions(c: &Clock) -> Sample {
     let mut state: u64 = 0x2545_f491_4f6c_dd1d;
     // Each region's protection, so that every call changes one (READ <-> READ|WRITE).
     let mut read_only = [false; REGIONS as usize];
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for _ in 0..CALLS {
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             let region = (state >> 33) % REGIONS;
@@ -257,21 +215,21 @@ fn many_regions(c: &Clock) -> Sample {
         }
     });
     ok(vm_deallocate(me(), BASE, 2 * REGIONS * PAGE));
-    c.per_op(cycles, CALLS)
+    per_op(c, cycles, CALLS)
 }
 
 fn copy(c: &Clock, size: u64, n: u64) -> Sample {
     let (src, dst) = (alloc(size), alloc(size));
     touch(src, size);
     touch(dst, size);
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for _ in 0..n {
             ok(vm_copy(me(), src, size, dst));
         }
     });
     ok(vm_deallocate(me(), src, size));
     ok(vm_deallocate(me(), dst, size));
-    c.per_op(cycles, n)
+    per_op(c, cycles, n)
 }
 
 fn copy_64k(c: &Clock) -> Sample {
@@ -291,13 +249,13 @@ fn read_1m(c: &Clock) -> Sample {
     let mut cycles = 0;
     for _ in 0..N {
         let (mut data, mut count) = (0, 0);
-        cycles += c.time(|| ok(vm_read(child, a, MIB, &mut data, &mut count)));
+        cycles += c.cycles(|| ok(vm_read(child, a, MIB, &mut data, &mut count)));
         ok(vm_deallocate(me(), data, count));
     }
     ok(task_terminate(child));
     ok(mach_port_deallocate(me(), child));
     ok(vm_deallocate(me(), a, MIB));
-    c.per_op(cycles, N)
+    per_op(c, cycles, N)
 }
 
 /// Pages of the `worst_copy_unaligned` regions.
@@ -316,10 +274,10 @@ fn worst_copy(c: &Clock, split: bool) -> Sample {
             ok(vm_protect(me(), src + p * PAGE, PAGE, FALSE, VM_PROT_READ));
         }
     }
-    let cycles = c.time(|| ok(vm_copy(me(), src, size, dst + 100)));
+    let cycles = c.cycles(|| ok(vm_copy(me(), src, size, dst + 100)));
     ok(vm_deallocate(me(), src, size));
     ok(vm_deallocate(me(), dst, size + PAGE));
-    c.per_op(cycles, WORST_PAGES)
+    per_op(c, cycles, WORST_PAGES)
 }
 
 fn worst_copy_benign(c: &Clock) -> Sample {
@@ -342,7 +300,7 @@ fn worst_fixed(c: &Clock, hostile: bool) -> Sample {
         let (half, k) = (WORST_PAGES / 2, i / 2);
         if i % 2 == 0 { half - 1 - k } else { half + k }
     };
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for i in 0..WORST_PAGES {
             let mut a = BASE + 2 * slot(i) * PAGE;
             ok(vm_allocate(me(), &mut a, PAGE, VM_FLAGS_FIXED));
@@ -351,7 +309,7 @@ fn worst_fixed(c: &Clock, hostile: bool) -> Sample {
             ok(vm_deallocate(me(), BASE + 2 * slot(i) * PAGE, PAGE));
         }
     });
-    c.per_op(cycles, WORST_PAGES)
+    per_op(c, cycles, WORST_PAGES)
 }
 
 fn worst_fixed_benign(c: &Clock) -> Sample {
@@ -370,7 +328,7 @@ fn worst_chain(c: &Clock, chained: bool) -> Sample {
     const SIZE: u64 = 16 * PAGE;
     let regions: [u64; 2] = [alloc(SIZE), alloc(SIZE)];
     touch(regions[0], SIZE);
-    let cycles = c.time(|| {
+    let cycles = c.cycles(|| {
         for round in 0..ROUNDS as usize {
             let (src, dst) = if chained { (regions[round % 2], regions[(round + 1) % 2]) } else { (regions[0], regions[1]) };
             ok(vm_copy(me(), src, SIZE, dst));
@@ -383,7 +341,7 @@ fn worst_chain(c: &Clock, chained: bool) -> Sample {
     });
     ok(vm_deallocate(me(), regions[0], SIZE));
     ok(vm_deallocate(me(), regions[1], SIZE));
-    c.per_op(cycles, ROUNDS)
+    per_op(c, cycles, ROUNDS)
 }
 
 fn worst_chain_benign(c: &Clock) -> Sample {

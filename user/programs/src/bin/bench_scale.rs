@@ -33,16 +33,13 @@
 
 use mach::*;
 
-#[path = "../task_port.rs"]
-mod task_port;
+#[path = "../bench_support.rs"]
+mod bench_support;
 
-use task_port::me;
+use bench_support::*;
 
 mach::entry!(main);
 
-const PAGE: u64 = 4096;
-const MIB: u64 = 1 << 20;
-const REPS: usize = 5;
 /// Where the one-page regions start, far above everything `VM_FLAGS_ANYWHERE` places.
 const BASE: u64 = 0x100_0000_0000;
 /// `vm_protect` calls per protect measurement.
@@ -51,10 +48,7 @@ const CALLS: u64 = 10_000;
 const ROUNDS_UP_TO: u64 = 10_000;
 
 fn main() -> i32 {
-    let mut hz = 0;
-    assert_eq!(clock_tsc_hz(&mut hz), KERN_SUCCESS);
-    println!("tsc_hz={hz}");
-    let c = Clock { hz };
+    let c = Clock::new();
     for n in [100, 1_000, 10_000, 100_000, 1_000_000] {
         protect_series(&c, n);
     }
@@ -78,50 +72,11 @@ fn main() -> i32 {
     0
 }
 
-struct Clock {
-    hz: u64,
-}
-
-impl Clock {
-    fn ns(&self, cycles: u64) -> u64 {
-        (u128::from(cycles) * 1_000_000_000 / u128::from(self.hz.max(1))) as u64
-    }
-
-    /// Nanoseconds `f` takes.
-    fn time(&self, f: impl FnOnce()) -> u64 {
-        let start = rdtsc();
-        f();
-        self.ns(rdtsc() - start)
-    }
-}
-
 fn median(samples: &mut [u64]) -> u64 {
     samples.sort_unstable();
     samples[samples.len() / 2]
 }
 
-
-fn ok(kr: kern_return_t) {
-    assert_eq!(kr, KERN_SUCCESS);
-}
-
-fn alloc(size: u64) -> u64 {
-    let mut a = 0;
-    ok(vm_allocate(me(), &mut a, size, VM_FLAGS_ANYWHERE));
-    a
-}
-
-/// Writes `value` to the first byte of every page of `[a, a + size)`.
-fn write_pages(a: u64, size: u64, value: u8) {
-    for off in (0..size).step_by(PAGE as usize) {
-        // SAFETY: `[a, a + size)` is mapped read-write.
-        unsafe { ((a + off) as *mut u8).write_volatile(value) };
-    }
-}
-
-fn touch(a: u64, size: u64) {
-    write_pages(a, size, 1);
-}
 
 /// The address of one-page region `i`.
 fn region(i: u64) -> u64 {

@@ -36,6 +36,20 @@ pub struct PageState {
     pub cell: CellId,
 }
 
+impl PageState {
+    /// A page of new memory with `memory`'s attributes, showing `cell`.
+    pub fn new_memory(memory: &NewMemory, cell: CellId) -> Self {
+        PageState {
+            prot: memory.protection & memory.max_protection,
+            max: memory.max_protection,
+            inherit: memory.inheritance,
+            behavior: Behavior::Default,
+            wired: 0,
+            cell,
+        }
+    }
+}
+
 /// A snapshot taken by `copyin`.
 #[derive(Clone, Debug)]
 pub struct ModelCopy {
@@ -276,14 +290,7 @@ impl Model {
     pub fn allocate(&mut self, map: usize, at: Where, pages: u64, memory: NewMemory) -> Result<Vpn, VmError> {
         let start = self.place(map, at, pages)?;
         let states = (0..pages)
-            .map(|_| PageState {
-                prot: memory.protection & memory.max_protection,
-                max: memory.max_protection,
-                inherit: memory.inheritance,
-                behavior: Behavior::Default,
-                wired: 0,
-                cell: self.new_cell(),
-            })
+            .map(|_| PageState::new_memory(&memory, self.new_cell()))
             .collect();
         self.insert_pages(map, start, states);
         Ok(start)

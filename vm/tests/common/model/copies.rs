@@ -152,14 +152,7 @@ impl Model {
         let window = named.cells[offset as usize..(offset + pages) as usize].to_vec();
         let states = window
             .into_iter()
-            .map(|cell| PageState {
-                prot: memory.protection & memory.max_protection,
-                max: memory.max_protection,
-                inherit: memory.inheritance,
-                behavior: Behavior::Default,
-                wired: 0,
-                cell: if copy { self.copy_cell(cell) } else { cell },
-            })
+            .map(|cell| PageState::new_memory(&memory, if copy { self.copy_cell(cell) } else { cell }))
             .collect();
         self.insert_pages(map, start, states);
         Ok(start)

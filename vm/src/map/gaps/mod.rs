@@ -160,14 +160,18 @@ impl GapTree {
         if self.containing(start).is_none_or(|(s, _)| s != start) {
             return false;
         }
-        let clear = |neighbour: Option<(u64, u64)>, ok: &dyn Fn(u64, u64) -> bool| neighbour.is_none_or(|(s, e)| ok(s, e));
-        let below = self.floor(start.saturating_sub(1)).filter(|&(s, _)| s < start);
-        let above = self.ceiling_after(start);
         assert!(
-            clear(below, &|_, e| e < new_start) && clear(above, &|s, _| new_end < s),
+            self.keeps_place(start, new_start, new_end),
             "GapTree::resize: [{new_start:#x}, {new_end:#x}) overlaps or touches a neighbour"
         );
         self.resize_node(start, (new_start, new_end))
+    }
+
+    /// Whether `[new_start, new_end)` stays strictly between the neighbours of the gap
+    /// starting at `start` (it neither overlaps nor touches them).
+    fn keeps_place(&self, start: u64, new_start: u64, new_end: u64) -> bool {
+        let below = self.floor(start.saturating_sub(1)).filter(|&(s, _)| s < start);
+        below.is_none_or(|(_, e)| e < new_start) && self.ceiling_after(start).is_none_or(|(s, _)| new_end < s)
     }
 
     /// [`resize`](Self::resize) for a caller that knows the new bounds keep the gap's place
@@ -175,8 +179,7 @@ impl GapTree {
     /// debug builds.
     pub(crate) fn resize_within(&mut self, start: u64, new_start: u64, new_end: u64) {
         debug_assert!(new_start < new_end);
-        debug_assert!(self.floor(start.saturating_sub(1)).filter(|&(s, _)| s < start).is_none_or(|(_, e)| e < new_start));
-        debug_assert!(self.ceiling_after(start).is_none_or(|(s, _)| new_end < s));
+        debug_assert!(self.keeps_place(start, new_start, new_end));
         let found = self.resize_node(start, (new_start, new_end));
         debug_assert!(found, "GapTree::resize_within: no gap starts at {start:#x}");
     }

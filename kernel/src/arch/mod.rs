@@ -7,6 +7,7 @@ pub mod fpu;
 pub mod gdt;
 pub mod idt;
 pub mod probe;
+pub mod smp;
 pub mod syscall;
 pub mod timer;
 pub mod tsc;

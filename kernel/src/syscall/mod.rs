@@ -35,6 +35,12 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         None => i64::from(KERN_INVALID_ARGUMENT),
         Some(Sysno::ConsoleWrite) => code(console_write(a[0], a[1])),
         Some(Sysno::TaskExit) => sched::exit_current(a[0] as i32),
+        Some(Sysno::ThreadExit) => sched::exit_thread(),
+        Some(Sysno::ThreadSwitch) => {
+            sched::yield_now();
+            i64::from(KERN_SUCCESS)
+        }
+        Some(Sysno::HostProcessors) => code(user::write_u64(a[0], crate::arch::smp::online() as u64)),
         Some(Sysno::MachTaskSelf) => i64::from(task_self()),
         Some(Sysno::TaskCreate) => code(tasks::task_create(a[0], a[1], a[2])),
         Some(Sysno::ThreadCreateRunning) => code(tasks::thread_create_running(a[0], a[1], a[2], a[3])),
@@ -71,6 +77,7 @@ fn allocates(call: Sysno) -> bool {
         call,
         ConsoleWrite | TaskExit | MachTaskSelf | VmDeallocate | HurdVmDeallocate | VmRegion | VmMsync | VmStatistics
             | VmMachineAttribute | VmCopyDiscard | TaskTerminate | TaskWait | TaskInfo | MachPortDeallocate | ClockTscHz
+            | ThreadExit | ThreadSwitch | HostProcessors
     )
 }
 

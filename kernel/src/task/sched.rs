@@ -236,6 +236,27 @@ pub fn exit_current(status: i32) -> ! {
     unreachable!("a dead thread is never switched to");
 }
 
+/// Ends the running thread; when it was its task's last live thread, the task ends with
+/// status 0. Never returns.
+pub fn exit_thread() -> ! {
+    let task = current_task().expect("a running thread");
+    let last = {
+        let sched = SCHED.lock();
+        let me = sched.current;
+        !sched.threads.iter().any(|(&id, t)| Some(id) != me && t.task == task && t.state != State::Dead)
+    };
+    if last {
+        super::end(task, 0);
+    }
+    switch_to_scheduler(|thread| thread.state = State::Dead);
+    unreachable!("a dead thread is never switched to");
+}
+
+/// Gives the processor to the next ready thread; the caller stays ready.
+pub fn yield_now() {
+    switch_to_scheduler(|_| {});
+}
+
 /// Checks that no flag a task controls has reached the scheduler: SMAP is on (AC clear), and
 /// NT, TF and DF are clear (the entry paths sanitise RFLAGS; see `arch::syscall`).
 fn debug_assert_kernel_flags() {

@@ -62,17 +62,24 @@ pub enum Sysno {
     TaskInfo = 34,
     /// `mach_port_deallocate(task, name)`: drops a handle.
     MachPortDeallocate = 35,
+    /// `thread_exit()`: ends the calling thread; the last thread of a task ends the task with
+    /// status 0.
+    ThreadExit = 36,
+    /// `thread_switch()`: gives the processor to another ready thread, if there is one.
+    ThreadSwitch = 37,
     /// `hurd_vm_allocate(*address, size, flags, map_now)`: an errno result.
     HurdVmAllocate = 40,
     /// `hurd_vm_deallocate(address, size)`: an errno result.
     HurdVmDeallocate = 41,
     /// `clock_tsc_hz(*hz)`: the time-stamp counter's ticks per second.
     ClockTscHz = 50,
+    /// `host_processors(*count)`: the number of processors running threads.
+    HostProcessors = 51,
 }
 
 impl Sysno {
     /// Every call, for tables and tests.
-    pub const ALL: [Sysno; 32] = [
+    pub const ALL: [Sysno; 35] = [
         Self::ConsoleWrite,
         Self::TaskExit,
         Self::MachTaskSelf,
@@ -102,9 +109,12 @@ impl Sysno {
         Self::TaskWait,
         Self::TaskInfo,
         Self::MachPortDeallocate,
+        Self::ThreadExit,
+        Self::ThreadSwitch,
         Self::HurdVmAllocate,
         Self::HurdVmDeallocate,
         Self::ClockTscHz,
+        Self::HostProcessors,
     ];
 
     /// The call with number `raw`, if any.

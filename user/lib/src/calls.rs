@@ -326,3 +326,22 @@ pub fn rdtsc() -> u64 {
     // SAFETY: RDTSC only reads the counter, which ring 3 may read.
     unsafe { core::arch::x86_64::_rdtsc() }
 }
+
+/// Ends the calling thread; the last thread of a task ends the task with status 0.
+pub fn thread_exit() -> ! {
+    // SAFETY: the call takes no argument and does not return.
+    unsafe { syscall(Sysno::ThreadExit, [0; 6]) };
+    unreachable!("thread_exit returned")
+}
+
+/// Gives the processor to another ready thread, if there is one.
+pub fn thread_switch() -> kern_return_t {
+    // SAFETY: the call takes no argument.
+    kr(unsafe { syscall(Sysno::ThreadSwitch, [0; 6]) })
+}
+
+/// Sets `*count` to the number of processors running threads.
+pub fn host_processors(count: &mut u64) -> kern_return_t {
+    // SAFETY: the kernel writes `*count`, a live u64.
+    kr(unsafe { syscall(Sysno::HostProcessors, [ptr(count), 0, 0, 0, 0, 0]) })
+}

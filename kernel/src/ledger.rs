@@ -61,6 +61,7 @@ static MEMBERS: IrqMutex<[u32; SLOTS]> = IrqMutex::new([0; SLOTS]);
 static THREADS: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];
 
 /// The ledger allocations are charged to now.
+/// The current ledger before the boot processor's record exists (always the kernel's).
 static CURRENT: AtomicU32 = AtomicU32::new(0);
 
 impl LedgerId {
@@ -100,20 +101,26 @@ pub fn quota() -> usize {
 
 /// The ledger allocations are charged to now.
 pub fn current() -> LedgerId {
-    LedgerId(CURRENT.load(Ordering::Relaxed))
+    LedgerId(here().load(Ordering::Relaxed))
+}
+
+/// The running processor's current ledger (the boot processor's static one until its record
+/// exists).
+fn here() -> &'static AtomicU32 {
+    crate::arch::percpu::try_current().map_or(&CURRENT, |cpu| &cpu.ledger)
 }
 
 /// Charges allocations to `ledger` from now on (the scheduler, when a thread of its family
 /// starts running).
 pub fn set_current(ledger: LedgerId) {
-    CURRENT.store(ledger.0, Ordering::Relaxed);
+    here().store(ledger.0, Ordering::Relaxed);
 }
 
 /// Runs `f` with allocations charged to `ledger`, then charges the previous ledger again.
 pub fn charged_to<R>(ledger: LedgerId, f: impl FnOnce() -> R) -> R {
-    let previous = CURRENT.swap(ledger.0, Ordering::Relaxed);
+    let previous = here().swap(ledger.0, Ordering::Relaxed);
     let result = f();
-    CURRENT.store(previous, Ordering::Relaxed);
+    here().store(previous, Ordering::Relaxed);
     result
 }
 

@@ -10,7 +10,9 @@
 //! 3. the GDT with its TSS, whose interrupt stacks come from the kernel-stack area, and the IDT
 //!    with a handler for every CPU exception ([`arch`]);
 //! 4. the VM system ([`vm_system`]) over the physical map of the boot page table's kernel
-//!    half ([`pmap`]).
+//!    half ([`pmap`]);
+//! 5. the other processors (`arch::smp`), each of which enters its scheduler loop and runs
+//!    threads as soon as there are any.
 //!
 //! Memory comes before the CPU tables because the double-fault stack is a guarded kernel
 //! stack; the bootloader installs no IDT, so a CPU exception in step 2 resets the machine
@@ -51,9 +53,12 @@ use bootloader_api::BootInfo;
 /// If the boot information lacks what [`boot::BOOTLOADER_CONFIG`] asks for (the physical
 /// memory mapping), or if memory is too small to hold the allocators' metadata.
 pub fn init(boot_info: &'static mut BootInfo) {
+    let rsdp = boot_info.rsdp_addr.into_option();
     console::init();
     memory::init(boot_info);
     memory::kstack::init();
     arch::init();
     vm_system::init();
+    arch::smp::start_all(rsdp);
+    log::info!("smp: {} processor{} running", arch::smp::online(), if arch::smp::online() == 1 { "" } else { "s" });
 }

@@ -6,7 +6,7 @@
 
 use crate::boot::PHYS_MAP_BASE;
 use crate::memory;
-use pmap_x86::{DirectMap, HardwareMmu, X86Pmap};
+use pmap_x86::{DirectMap, HardwareMmu, Invalidate, Mmu, X86Pmap};
 use vm::pmap::FrameAllocator;
 use vm::Frame;
 use x86_64::registers::control::Cr3;
@@ -39,8 +39,43 @@ fn physical(frame: Frame) -> PhysFrame {
     PhysFrame::containing_address(PhysAddr::new(frame.addr()))
 }
 
+/// The MMU of whichever processor runs the pmap's code: the local operations are
+/// [`HardwareMmu`]'s, shootdowns go through `arch::tlb`.
+#[derive(Debug)]
+pub struct KernelMmu(HardwareMmu);
+
+impl Mmu for KernelMmu {
+    fn invalidate_page(&mut self, addr: u64) {
+        self.0.invalidate_page(addr);
+    }
+
+    fn invalidate_all(&mut self) {
+        self.0.invalidate_all();
+    }
+
+    fn switch_to(&mut self, root: Frame, pcid: u16, keep_cached: bool) {
+        self.0.switch_to(root, pcid, keep_cached);
+    }
+
+    fn has_pcid(&self) -> bool {
+        self.0.has_pcid()
+    }
+
+    fn has_no_execute(&self) -> bool {
+        self.0.has_no_execute()
+    }
+
+    fn cpu(&self) -> usize {
+        crate::arch::percpu::index()
+    }
+
+    fn shootdown(&mut self, cpus: u64, what: Invalidate<'_>) {
+        crate::arch::tlb::shootdown_user(cpus, what);
+    }
+}
+
 /// The kernel's pmap type.
-pub type KernelPmap = X86Pmap<KernelFrames, HardwareMmu>;
+pub type KernelPmap = X86Pmap<KernelFrames, KernelMmu>;
 
 /// The window through which the kernel reaches physical memory.
 pub fn direct_map() -> DirectMap {
@@ -58,8 +93,8 @@ pub fn build() -> KernelPmap {
     let limit = memory::layout().usable.iter().map(|r| r.end).max().unwrap_or(0).div_ceil(4096);
     // SAFETY: this runs once at boot in ring 0, while CR3 still holds the boot table (PCID 0),
     // and from now on only this pmap writes CR3.
-    let mmu = unsafe { HardwareMmu::new(true) };
-    log::info!("pmap: PCIDs {}", if pmap_x86::Mmu::has_pcid(&mmu) { "on" } else { "off (not offered by the CPU)" });
+    let mmu = KernelMmu(unsafe { HardwareMmu::new(true) });
+    log::info!("pmap: PCIDs {}", if mmu.has_pcid() { "on" } else { "off (not offered by the CPU)" });
     X86Pmap::new(direct_map(), KernelFrames, mmu, kernel_root, limit)
 }
 

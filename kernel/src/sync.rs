@@ -1,7 +1,27 @@
-//! Locks that can be shared with interrupt and exception handlers.
+//! Spin locks whose waits keep TLB shootdowns moving.
+//!
+//! A processor spinning for a lock may be the one a shootdown waits for, and the lock's
+//! holder may be the one waiting (`arch::tlb`): so every spin here carries out the request
+//! addressed to this processor between attempts ([`tlb::service`](crate::arch::tlb::service)).
+//!
+//! - [`IrqMutex`]: interrupts off while held, for state shared with interrupt and exception
+//!   handlers, held for short, bounded sections.
+//! - [`Mutex`]: interrupts left as they are, for long sections that no handler enters (the
+//!   VM system: an operation runs with interrupts on).
 
 use core::ops::{Deref, DerefMut};
 use x86_64::instructions::interrupts;
+
+/// Spins until `try_lock` succeeds, serving shootdowns meanwhile.
+fn spin<G>(mut try_lock: impl FnMut() -> Option<G>) -> G {
+    loop {
+        if let Some(guard) = try_lock() {
+            return guard;
+        }
+        crate::arch::tlb::service();
+        core::hint::spin_loop();
+    }
+}
 
 /// A spin lock that keeps interrupts disabled while it is held, so that a handler on the same
 /// CPU can never spin on a lock its own interrupted code holds.
@@ -25,7 +45,7 @@ impl<T> IrqMutex<T> {
     pub fn lock(&self) -> IrqMutexGuard<'_, T> {
         let were_enabled = interrupts::are_enabled();
         interrupts::disable();
-        IrqMutexGuard { guard: Some(self.inner.lock()), were_enabled }
+        IrqMutexGuard { guard: Some(spin(|| self.inner.try_lock())), were_enabled }
     }
 
     /// Takes the lock only if it is free; used on paths that must not wait (the panic path).
@@ -64,5 +84,28 @@ impl<T> Drop for IrqMutexGuard<'_, T> {
         if self.were_enabled {
             interrupts::enable();
         }
+    }
+}
+
+/// A spin lock that leaves interrupts as they are. No interrupt or exception handler may take
+/// it (a handler would spin on its own interrupted holder).
+pub struct Mutex<T> {
+    inner: spin::Mutex<T>,
+}
+
+impl<T> Mutex<T> {
+    /// A new unlocked mutex.
+    pub const fn new(value: T) -> Self {
+        Self { inner: spin::Mutex::new(value) }
+    }
+
+    /// Takes the lock.
+    pub fn lock(&self) -> spin::MutexGuard<'_, T> {
+        spin(|| self.inner.try_lock())
+    }
+
+    /// Takes the lock only if it is free.
+    pub fn try_lock(&self) -> Option<spin::MutexGuard<'_, T>> {
+        self.inner.try_lock()
     }
 }

@@ -1,13 +1,15 @@
 //! The VM system of the kernel: the `vm` crate's [`Vm`] over `pmap-x86`, the frame allocator
 //! and the direct map, behind one lock.
 //!
-//! The VM lock is an [`IrqMutex`]: it is taken by system calls and by the page-fault handler,
-//! so interrupts stay off while it is held, and no code may touch user memory through the
-//! MMU while holding it (a fault on that access would take the lock again). User copies
-//! (`syscall::user`) run without it.
+//! The VM lock is a [`Mutex`] that leaves interrupts on: it is taken by system calls, the
+//! page-fault handler and the scheduler (to activate address spaces), never by an interrupt
+//! handler, and an operation under it may wait for a TLB shootdown, which other processors
+//! must be able to take. No code may touch user memory through the MMU while holding it (a
+//! fault on that access would take the lock again). User copies (`syscall::user`) run
+//! without it.
 
 use crate::pmap::{self, KernelFrames, KernelPmap};
-use crate::sync::{IrqMutex, IrqMutexGuard};
+use crate::sync::Mutex;
 use pmap_x86::DirectMap;
 use vm::{Machine, Vm};
 
@@ -23,7 +25,7 @@ impl Machine for KernelMachine {
 /// The kernel's VM system type.
 pub type KernelVm = Vm<KernelMachine>;
 
-static VM: IrqMutex<Option<KernelVm>> = IrqMutex::new(None);
+static VM: Mutex<Option<KernelVm>> = Mutex::new(None);
 
 /// Builds the VM system over the pmap. Runs once, after `memory::init` and `arch::init`.
 pub fn init() {
@@ -48,7 +50,7 @@ pub fn lock() -> VmGuard {
 }
 
 /// The locked VM system.
-pub struct VmGuard(IrqMutexGuard<'static, Option<KernelVm>>);
+pub struct VmGuard(spin::MutexGuard<'static, Option<KernelVm>>);
 
 impl VmGuard {
     /// The pmap.

@@ -11,11 +11,14 @@
 //! - The hardware's accessed and dirty bits answer the referenced and modified queries.
 //! - TLB invalidation: a [`TlbFlush`](vm::pmap::TlbFlush) lists up to
 //!   [`FLUSH_BATCH`](vm::pmap::FLUSH_BATCH) (32) pages, each invalidated with `invlpg` if its
-//!   space is active; past that, the whole active space is flushed. With PCIDs (used when the
-//!   CPU has them), a flush aimed at an inactive space marks it stale, and its next activation
-//!   reloads CR3 without the no-flush bit; without PCIDs every switch flushes anyway.
+//!   space is active on the processor running the flush; past that, the whole active space
+//!   is flushed. Other processors where a space is loaded get one round of shootdowns per
+//!   flush ([`Mmu::shootdown`]); the rest mark it stale. With PCIDs (used when the CPU has
+//!   them), a processor's next activation of a space stale there reloads CR3 without the
+//!   no-flush bit; without PCIDs every switch flushes anyway.
 //! - Frames removed from the tables are released to the allocator only inside
-//!   [`Pmap::flush`](vm::pmap::Pmap::flush), after the invalidation.
+//!   [`Pmap::flush`](vm::pmap::Pmap::flush), after the invalidation and the acknowledgement of
+//!   every processor it was sent to.
 //!
 //! # Porting
 //!
@@ -42,11 +45,12 @@ mod meta;
 pub mod mmu;
 mod ops;
 mod pmap;
+mod shootdown;
 pub mod sim;
 mod walk;
 mod window;
 
-pub use mmu::{HardwareMmu, Mmu};
+pub use mmu::{HardwareMmu, Invalidate, Mmu, MAX_CPUS};
 pub use pmap::{PmapStats, X86Pmap};
 pub use walk::USER_END;
 pub use window::DirectMap;

@@ -13,6 +13,21 @@ use x86_64::{PhysAddr, VirtAddr};
 /// Process-context identifiers are 12 bits; 0 belongs to the kernel's own tables.
 pub const PCID_COUNT: u16 = 4096;
 
+/// The most processors a pmap tracks (a set of them is a `u64` mask, bit `i` for processor
+/// `i`).
+pub const MAX_CPUS: usize = 64;
+
+/// What a shootdown asks the other processors to invalidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invalidate<'a> {
+    /// Pages, each of the address space with this top-level table: a processor invalidates
+    /// those of the space it has loaded (the others it will flush when it loads them, if it
+    /// uses PCIDs; without, loading a space empties the TLB anyway).
+    Pages(&'a [(Frame, u64)]),
+    /// Every user translation of whatever space is loaded.
+    Everything,
+}
+
 /// TLB and page-table-base operations.
 pub trait Mmu {
     /// Invalidates the translation of `addr` in the current address space.
@@ -31,6 +46,19 @@ pub trait Mmu {
 
     /// Whether the no-execute bit may be used in page-table entries.
     fn has_no_execute(&self) -> bool;
+
+    /// The number of the processor running this (`< MAX_CPUS`).
+    fn cpu(&self) -> usize {
+        0
+    }
+
+    /// Makes every processor in `cpus` (a mask; never the caller's own) carry out `what`, and
+    /// returns once all have: one round of inter-processor interrupts and acknowledgements.
+    /// A machine with one processor never gets here.
+    fn shootdown(&mut self, cpus: u64, what: Invalidate<'_>) {
+        let _ = what;
+        debug_assert_eq!(cpus, 0, "a shootdown on a machine with one processor");
+    }
 }
 
 /// The real MMU of the CPU this runs on.

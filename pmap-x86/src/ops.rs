@@ -344,7 +344,7 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
     }
 
     fn activate(&mut self, space: SpaceId) {
-        if self.active != Some(space) {
+        if self.active() != Some(space) {
             self.switch_to_space(space);
         }
     }
@@ -352,28 +352,8 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
     fn flush(&mut self, flush: TlbFlush) {
         match flush.targets() {
             TlbFlushTargets::Nothing => {}
-            TlbFlushTargets::Pages(pages) => {
-                for &(space, page) in pages {
-                    if Some(space) == self.active {
-                        self.mmu.invalidate_page(page.addr());
-                        self.stats.page_invalidations += 1;
-                    } else if let Some(Some(s)) = self.spaces.get_mut(space.0 as usize) {
-                        s.stale = true;
-                    }
-                }
-            }
-            TlbFlushTargets::Everything => {
-                if self.active.is_some() {
-                    self.mmu.invalidate_all();
-                    self.stats.full_invalidations += 1;
-                }
-                let active = self.active;
-                for (id, space) in self.spaces.iter_mut().enumerate() {
-                    if let Some(space) = space.as_mut().filter(|_| Some(SpaceId(id as u32)) != active) {
-                        space.stale = true;
-                    }
-                }
-            }
+            TlbFlushTargets::Pages(pages) => self.invalidate_pages(pages),
+            TlbFlushTargets::Everything => self.invalidate_everything(),
         }
         let release = flush.into_release();
         if !release.is_empty() {

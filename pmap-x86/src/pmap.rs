@@ -1,7 +1,7 @@
 //! The x86_64 pmap: address spaces, PCIDs and the state shared by all of them.
 
 use crate::meta::MetaTable;
-use crate::mmu::{Mmu, PCID_COUNT};
+use crate::mmu::{Mmu, MAX_CPUS, PCID_COUNT};
 use crate::walk::{self, ENTRIES, KERNEL_HALF};
 use crate::window::DirectMap;
 use alloc::vec::Vec;
@@ -15,9 +15,12 @@ pub(crate) struct Space {
     pub root: Frame,
     /// The PCID tagging this space's translations (1..4096; 0 is the kernel's).
     pub pcid: u16,
-    /// Whether translations tagged with `pcid` may be stale (set by flushes aimed at this space
-    /// while it was not active; cleared by a flushing switch).
-    pub stale: bool,
+    /// The processors where the space is loaded (a mask, bit `i` for processor `i`).
+    pub cpus: u64,
+    /// The processors whose translations tagged with `pcid` may be stale (set by flushes aimed
+    /// at this space while it was not loaded there; a processor's bit is cleared by its next
+    /// flushing switch).
+    pub stale: u64,
     /// Present leaf entries.
     pub resident: u64,
     /// Present leaf entries marked wired.
@@ -37,6 +40,8 @@ pub struct PmapStats {
     pub page_invalidations: u64,
     /// Full invalidations of an address space performed.
     pub full_invalidations: u64,
+    /// Rounds of invalidation sent to other processors.
+    pub shootdowns: u64,
 }
 
 /// The x86_64 physical map.
@@ -56,10 +61,11 @@ pub struct X86Pmap<A: FrameAllocator, M: Mmu> {
     pub(crate) kernel_root: Frame,
     pub(crate) spaces: Vec<Option<Space>>,
     pub(crate) free_ids: Vec<u32>,
-    /// The space whose tables are loaded, if any.
-    pub(crate) active: Option<SpaceId>,
-    /// For each PCID, the space that last loaded it (a switch must flush if it was another).
-    pub(crate) pcid_owner: Vec<Option<SpaceId>>,
+    /// For each processor, the space whose tables are loaded there, if any.
+    pub(crate) active: [Option<SpaceId>; MAX_CPUS],
+    /// For each processor that has switched with PCIDs on, and each PCID, the space that last
+    /// loaded it there (a switch must flush if it was another).
+    pub(crate) pcid_owner: Vec<Vec<Option<SpaceId>>>,
     pub(crate) stats: PmapStats,
 }
 
@@ -76,8 +82,8 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
             kernel_root,
             spaces: Vec::new(),
             free_ids: Vec::new(),
-            active: None,
-            pcid_owner: alloc::vec![None; PCID_COUNT as usize],
+            active: [None; MAX_CPUS],
+            pcid_owner: Vec::new(),
             stats: PmapStats::default(),
         }
     }
@@ -92,15 +98,27 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
         &self.mmu
     }
 
-    /// The space that is loaded, if any.
-    pub fn active(&self) -> Option<SpaceId> {
-        self.active
+    /// The MMU, mutably (tests move the simulated one between processors).
+    pub fn mmu_mut(&mut self) -> &mut M {
+        &mut self.mmu
     }
 
-    /// Loads the kernel's own tables, so that no user space is active (before destroying the
-    /// active space, say).
+    /// The space that is loaded on the processor running this, if any.
+    pub fn active(&self) -> Option<SpaceId> {
+        self.active[self.mmu.cpu()]
+    }
+
+    /// The processors where `space` is loaded (a mask).
+    pub fn active_cpus(&self, space: SpaceId) -> u64 {
+        self.space(space).cpus
+    }
+
+    /// Loads the kernel's own tables on the processor running this, so that no user space is
+    /// active there (before destroying the space, say).
     pub fn deactivate(&mut self) {
-        if self.active.take().is_some() {
+        let cpu = self.mmu.cpu();
+        if let Some(id) = self.active[cpu].take() {
+            self.space_mut(id).cpus &= !(1 << cpu);
             self.mmu.switch_to(self.kernel_root, 0, true);
         }
     }
@@ -147,15 +165,15 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
             }
         };
         let pcid = (id % u32::from(PCID_COUNT - 1)) as u16 + 1;
-        self.spaces[id as usize] = Some(Space { root, pcid, stale: true, resident: 0, wired: 0 });
+        self.spaces[id as usize] = Some(Space { root, pcid, cpus: 0, stale: u64::MAX, resident: 0, wired: 0 });
         Ok(SpaceId(id))
     }
 
     /// Forgets a space whose user half is empty; its root goes back to the caller to release
     /// after the flush.
     pub(crate) fn retire_space(&mut self, id: SpaceId) -> Frame {
-        assert_ne!(self.active, Some(id), "destroying the active address space");
         let space = self.spaces[id.0 as usize].take().expect("a live space");
+        assert_eq!(space.cpus, 0, "destroying an address space loaded on a processor");
         debug_assert_eq!(space.resident, 0);
         self.meta.drop_table(space.root);
         self.stats.table_frames -= 1;
@@ -163,19 +181,34 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
         space.root
     }
 
-    /// Switches the MMU to `id`, flushing its PCID if it may be stale or was used by another
-    /// space since.
+    /// Switches the MMU of the processor running this to `id`, flushing its PCID if it may
+    /// be stale there or was used by another space since.
     pub(crate) fn switch_to_space(&mut self, id: SpaceId) {
+        let cpu = self.mmu.cpu();
+        let bit = 1u64 << cpu;
+        if let Some(old) = self.active[cpu].replace(id) {
+            self.space_mut(old).cpus &= !bit;
+        }
         let (root, pcid, stale) = {
-            let s = self.space(id);
-            (s.root, s.pcid, s.stale)
+            let s = self.space_mut(id);
+            let stale = s.stale & bit != 0;
+            s.stale &= !bit;
+            s.cpus |= bit;
+            (s.root, s.pcid, stale)
         };
-        let owner = &mut self.pcid_owner[pcid as usize];
-        let keep = !stale && *owner == Some(id);
-        *owner = Some(id);
+        let keep = self.mmu.has_pcid() && {
+            if self.pcid_owner.len() <= cpu {
+                self.pcid_owner.resize_with(cpu + 1, Vec::new);
+            }
+            let owners = &mut self.pcid_owner[cpu];
+            if owners.is_empty() {
+                owners.resize(PCID_COUNT as usize, None);
+            }
+            let keep = !stale && owners[pcid as usize] == Some(id);
+            owners[pcid as usize] = Some(id);
+            keep
+        };
         self.mmu.switch_to(root, pcid, keep);
-        self.space_mut(id).stale = false;
-        self.active = Some(id);
     }
 
     /// Takes `count` frames for page tables, or none at all.

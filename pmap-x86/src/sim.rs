@@ -74,7 +74,7 @@ impl FrameAllocator for SimFrames {
 }
 
 /// One thing the pmap asked of the simulated MMU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MmuEvent {
     /// `invlpg` of this address.
     InvalidatePage(u64),
@@ -82,6 +82,9 @@ pub enum MmuEvent {
     InvalidateAll,
     /// A switch to this root, PCID and no-flush request.
     SwitchTo(Frame, u16, bool),
+    /// A shootdown sent to these processors: the pages (root, address) it names, or `None`
+    /// for everything.
+    Shootdown(u64, Option<Vec<(Frame, u64)>>),
 }
 
 /// An MMU that records requests.
@@ -89,6 +92,8 @@ pub enum MmuEvent {
 pub struct SimMmu {
     /// Whether to claim PCID support.
     pub pcid: bool,
+    /// The processor the simulated code runs on (tests move it to act as several).
+    pub cpu: usize,
     /// Everything asked so far, oldest first.
     pub events: Vec<MmuEvent>,
 }
@@ -112,6 +117,18 @@ impl Mmu for SimMmu {
 
     fn has_no_execute(&self) -> bool {
         true
+    }
+
+    fn cpu(&self) -> usize {
+        self.cpu
+    }
+
+    fn shootdown(&mut self, cpus: u64, what: crate::Invalidate<'_>) {
+        let pages = match what {
+            crate::Invalidate::Pages(pages) => Some(pages.to_vec()),
+            crate::Invalidate::Everything => None,
+        };
+        self.events.push(MmuEvent::Shootdown(cpus, pages));
     }
 }
 

@@ -59,7 +59,7 @@ fn on_double_fault(frame: &InterruptStackFrame, rsp: VirtAddr) -> ! {
     let (ist_start, ist_end) = gdt::double_fault_stack();
     assert!((ist_start..ist_end).contains(&rsp), "handler not on the IST stack: {rsp:?}");
     let ist_guard = kstack::overflow_at(ist_start - 8u64).expect("the IST stack has a guard page");
-    assert_eq!(ist_guard.owner, StackOwner::Interrupt(gdt::DOUBLE_FAULT_IST_INDEX));
+    assert_eq!(ist_guard.owner, StackOwner::Interrupt { cpu: 0, index: gdt::DOUBLE_FAULT_IST_INDEX });
     let (slot, bottom) = (SLOT.load(Ordering::SeqCst) as usize, BOTTOM.load(Ordering::SeqCst));
     let cr2 = Cr2::read_raw();
     assert!((bottom - PAGE..bottom).contains(&cr2), "fault at {cr2:#x}, not in the guard page below {bottom:#x}");

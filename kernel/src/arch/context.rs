@@ -40,7 +40,7 @@ pub unsafe extern "C" fn switch(save: *mut u64, load: u64) {
 
 /// Leaves for ring 3 through the `iretq` frame on the stack, with the thread's argument in
 /// `rdi` (popped first) and every other general register cleared so that nothing of the
-/// kernel leaks.
+/// kernel leaks. Entered with interrupts off (the first switch's flags).
 #[unsafe(naked)]
 unsafe extern "C" fn enter_user() {
     core::arch::naked_asm!(
@@ -59,6 +59,9 @@ unsafe extern "C" fn enter_user() {
         "xor r13d, r13d",
         "xor r14d, r14d",
         "xor r15d, r15d",
+        // The task's GS base (never set: 0) in, the processor's record back to
+        // KERNEL_GS_BASE (`percpu`).
+        "swapgs",
         "iretq",
     );
 }

@@ -112,6 +112,7 @@ pub(super) extern "x86-interrupt" fn page_fault(
     mut frame: InterruptStackFrame,
     error: PageFaultErrorCode,
 ) {
+    let _entry = super::percpu::UserEntry::new(&frame);
     super::cpu::forbid_user_access();
     let fault = PageFault {
         address: VirtAddr::new_truncate(Cr2::read_raw()),
@@ -119,11 +120,15 @@ pub(super) extern "x86-interrupt" fn page_fault(
         ip: frame.instruction_pointer,
     };
     if from_user(&frame) {
-        crate::task::user_fault(&fault, implicit_supervisor_access(&fault));
+        // CR2 is read: the VM works with interrupts on (a shootdown may be waiting for this
+        // processor), and they are off again before the way back to ring 3.
+        with_interrupts(true, || crate::task::user_fault(&fault, implicit_supervisor_access(&fault)));
+        crate::task::sched::leave_if_ended();
         return;
     }
     if let Some(fixup) = probe::fixup_for(fault.ip) {
-        if crate::task::resolve_for_kernel(&fault) {
+        let interrupted_with_interrupts = frame.cpu_flags.contains(x86_64::registers::rflags::RFlags::INTERRUPT_FLAG);
+        if with_interrupts(interrupted_with_interrupts, || crate::task::resolve_for_kernel(&fault)) {
             return;
         }
         probe::record_fault(fault);
@@ -150,6 +155,16 @@ pub(super) extern "x86-interrupt" fn page_fault(
     panic!("unhandled page fault: {fault}\n{frame:#?}");
 }
 
+/// Runs `f` with interrupts on if `on` (they are off again when it returns).
+fn with_interrupts<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    if on {
+        x86_64::instructions::interrupts::enable();
+    }
+    let result = f();
+    x86_64::instructions::interrupts::disable();
+    result
+}
+
 /// Whether a fault raised by ring-3 code is an *implicit supervisor access*: the CPU touched
 /// a user page with supervisor rights on the task's behalf (under QEMU TCG, `iretq` and far
 /// returns pop their frame that way), and SMAP refused it. Mapping the page would not help, as
@@ -173,6 +188,7 @@ fn is_fetch_by_call_probe(frame: &InterruptStackFrame, fault: &PageFault) -> boo
 }
 
 pub(super) extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
+    let _entry = super::percpu::UserEntry::new(&frame);
     super::cpu::forbid_user_access();
     if from_user(&frame) {
         crate::task::kill_current(format_args!("breakpoint trap at {:#x}", frame.instruction_pointer.as_u64()));
@@ -182,6 +198,7 @@ pub(super) extern "x86-interrupt" fn breakpoint(frame: InterruptStackFrame) {
 }
 
 pub(super) extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, _code: u64) -> ! {
+    let _entry = super::percpu::UserEntry::new(&frame);
     super::cpu::forbid_user_access();
     let rsp: u64;
     // SAFETY: reads the stack pointer into a register; no memory is touched.
@@ -198,6 +215,7 @@ pub(super) extern "x86-interrupt" fn double_fault(frame: InterruptStackFrame, _c
 }
 
 pub(super) extern "x86-interrupt" fn machine_check(frame: InterruptStackFrame) -> ! {
+    let _entry = super::percpu::UserEntry::new(&frame);
     super::cpu::forbid_user_access();
     panic!("machine check\n{frame:#?}");
 }
@@ -212,6 +230,7 @@ fn from_user(frame: &InterruptStackFrame) -> bool {
 macro_rules! fatal {
     ($($name:ident => $what:literal),* $(,)?) => {$(
         pub(super) extern "x86-interrupt" fn $name(frame: InterruptStackFrame) {
+            let _entry = super::percpu::UserEntry::new(&frame);
             super::cpu::forbid_user_access();
             if from_user(&frame) {
                 crate::task::kill_current(format_args!(concat!($what, " at {:#x}"), frame.instruction_pointer.as_u64()));
@@ -225,6 +244,7 @@ macro_rules! fatal {
 macro_rules! fatal_with_code {
     ($($name:ident => $what:literal),* $(,)?) => {$(
         pub(super) extern "x86-interrupt" fn $name(frame: InterruptStackFrame, code: u64) {
+            let _entry = super::percpu::UserEntry::new(&frame);
             super::cpu::forbid_user_access();
             if from_user(&frame) {
                 crate::task::kill_current(format_args!(concat!($what, " (error code {:#x}) at {:#x}"), code, frame.instruction_pointer.as_u64()));

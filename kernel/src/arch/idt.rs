@@ -1,6 +1,7 @@
 //! The interrupt descriptor table: one handler for every CPU exception.
 
-use super::{exceptions as ex, gdt, timer};
+use super::{apic, exceptions as ex, gdt, sched_ipi, timer, tlb};
+use x86_64::structures::idt::InterruptStackFrame;
 use spin::Once;
 use x86_64::structures::idt::InterruptDescriptorTable;
 
@@ -38,10 +39,16 @@ fn build() -> InterruptDescriptorTable {
     idt.vmm_communication_exception.set_handler_fn(ex::vmm_communication);
     idt.security_exception.set_handler_fn(ex::security);
     idt[timer::TIMER_VECTOR].set_handler_fn(timer::interrupt);
+    idt[tlb::VECTOR].set_handler_fn(tlb::interrupt);
+    idt[sched_ipi::VECTOR].set_handler_fn(sched_ipi::interrupt);
+    idt[apic::SPURIOUS_VECTOR].set_handler_fn(spurious);
     idt
 }
 
-/// Builds and loads the IDT.
+/// A spurious interrupt of the local APIC: nothing to do, not even an end of interrupt.
+extern "x86-interrupt" fn spurious(_frame: InterruptStackFrame) {}
+
+/// Builds the IDT (once) and loads it on the processor running this.
 pub fn init() {
     IDT.call_once(build).load();
 }

@@ -1,14 +1,16 @@
 //! The `syscall` entry and the way back to ring 3.
 //!
-//! `syscall` leaves the user stack pointer in place, so the entry stub first parks it in
-//! [`USER_RSP`] and loads the current thread's kernel stack from [`KERNEL_RSP`] (one CPU, and
-//! SFMASK clears IF, so nothing can interleave). It then pushes a [`SyscallFrame`] and calls
-//! [`dispatch`](crate::syscall::dispatch). On the way out it restores the argument registers
-//! (the ABI preserves everything but `rax`, `rcx` and `r11`) and returns with `sysretq`.
-//! Interrupts stay off for the whole call; a call that blocks switches threads, and the
-//! interrupt flag comes back with the user's RFLAGS.
+//! `syscall` leaves the user stack pointer in place, so the entry stub first loads the
+//! kernel's GS base (`swapgs`: the processor's record, `percpu`), parks the user stack
+//! pointer in the record and loads the running thread's kernel stack from it (SFMASK clears
+//! IF, so nothing can interleave). It then pushes a [`SyscallFrame`] and calls
+//! [`dispatch`](crate::syscall::dispatch) with interrupts on. On the way out, with interrupts
+//! off again, a thread whose task has ended meanwhile gives up its processor for good;
+//! otherwise the stub restores the argument registers (the ABI preserves everything but
+//! `rax`, `rcx` and `r11`), swaps the task's GS base back and returns with `sysretq`. A call
+//! that blocks switches threads, and the thread may come back on another processor: the
+//! stub reads nothing of the record after the call.
 
-use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
 use x86_64::registers::rflags::RFlags;
 use x86_64::VirtAddr;
@@ -46,22 +48,13 @@ impl SyscallFrame {
     }
 }
 
-/// Top of the current thread's kernel stack, loaded by the entry stub.
-static KERNEL_RSP: AtomicU64 = AtomicU64::new(0);
-/// The user stack pointer while the entry stub switches stacks.
-static USER_RSP: AtomicU64 = AtomicU64::new(0);
-
-/// Sets the kernel stack the next system call runs on (the current thread's).
-pub fn set_kernel_stack(top: VirtAddr) {
-    KERNEL_RSP.store(top.as_u64(), Ordering::SeqCst);
-}
-
 #[unsafe(naked)]
 unsafe extern "C" fn syscall_entry() {
     core::arch::naked_asm!(
-        "mov qword ptr [rip + {user_rsp}], rsp",
-        "mov rsp, qword ptr [rip + {kernel_rsp}]",
-        "push qword ptr [rip + {user_rsp}]",
+        "swapgs",
+        "mov qword ptr gs:[{user_rsp}], rsp",
+        "mov rsp, qword ptr gs:[{kernel_rsp}]",
+        "push qword ptr gs:[{user_rsp}]",
         "push rcx",
         "push r11",
         "push r9",
@@ -83,15 +76,21 @@ unsafe extern "C" fn syscall_entry() {
         "pop r11",
         "pop rcx",
         "pop rsp",
+        "swapgs",
         "sysretq",
-        user_rsp = sym USER_RSP,
-        kernel_rsp = sym KERNEL_RSP,
+        user_rsp = const super::percpu::USER_RSP,
+        kernel_rsp = const super::percpu::KERNEL_RSP,
         dispatch = sym dispatch_from_entry,
     );
 }
 
 extern "C" fn dispatch_from_entry(frame: &mut SyscallFrame) {
+    x86_64::instructions::interrupts::enable();
     crate::syscall::dispatch(frame);
+    // Off until `sysretq` restores the user's flags: the stub's last steps run on the user
+    // stack, where no interrupt may arrive in ring 0.
+    x86_64::instructions::interrupts::disable();
+    crate::task::sched::leave_if_ended();
 }
 
 /// The RFLAGS bits `syscall` clears on entry, so that nothing a task sets in its own flags

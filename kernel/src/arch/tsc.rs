@@ -3,7 +3,6 @@
 
 use super::timer;
 use spin::Once;
-use x86_64::instructions::interrupts;
 
 static HZ: Once<u64> = Once::new();
 
@@ -20,13 +19,7 @@ pub fn read() -> u64 {
 /// interrupts on; interrupts are off again when it returns.
 pub fn hz() -> u64 {
     *HZ.call_once(|| {
-        let wait_for_tick = || {
-            let start = timer::ticks();
-            while timer::ticks() == start {
-                interrupts::enable_and_hlt();
-                interrupts::disable();
-            }
-        };
+        let wait_for_tick = timer::wait_for_tick;
         wait_for_tick();
         let (t0, c0) = (timer::ticks(), read());
         while timer::ticks() < t0 + TICKS {

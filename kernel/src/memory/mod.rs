@@ -47,7 +47,8 @@ use spin::Once;
 use x86_64::structures::paging::PhysFrame;
 use x86_64::{PhysAddr, VirtAddr};
 
-const FRAME_SIZE: u64 = 4096;
+/// Bytes in a frame.
+pub const FRAME_SIZE: u64 = 4096;
 const LOW_MEMORY_END: u64 = 1 << 20;
 
 /// The frame allocator and the budget that splits its free frames.
@@ -71,6 +72,9 @@ pub struct Layout {
     pub metadata: Range<u64>,
     /// Virtual range of the boot CPU's kernel stack (the guard page lies just below it).
     pub kernel_stack: Range<u64>,
+    /// Physical start of [`LOW_PAGES`] usable pages below 640 KiB for the processors'
+    /// start-up code (`arch::smp`), if the memory map has them.
+    pub low_pages: Option<u64>,
 }
 
 /// A snapshot of the physical memory counters.
@@ -160,7 +164,23 @@ pub fn init(boot_info: &'static BootInfo) {
     let mut regions: Vec<Range<u64>> = usable().collect();
     regions.sort_by_key(|r| r.start);
     let stack = boot_info.kernel_stack_bottom..boot_info.kernel_stack_bottom + boot_info.kernel_stack_len;
-    LAYOUT.call_once(|| Layout { usable: regions, metadata, kernel_stack: stack });
+    let low = low_pages(boot_info);
+    LAYOUT.call_once(|| Layout { usable: regions, metadata, kernel_stack: stack, low_pages: low });
+}
+
+/// Pages of low memory the processors' start-up code needs ([`Layout::low_pages`]).
+pub const LOW_PAGES: u64 = 4;
+
+/// The first [`LOW_PAGES`] usable pages in a row between 4 KiB and 640 KiB, where a
+/// processor's start-up IPI can point (the frame allocator never hands out memory below
+/// 1 MiB).
+fn low_pages(boot_info: &BootInfo) -> Option<u64> {
+    const REAL_MODE_END: u64 = 0xa_0000;
+    boot_info.memory_regions.iter().filter(|r| r.kind == MemoryRegionKind::Usable).find_map(|r| {
+        let start = r.start.max(FRAME_SIZE).next_multiple_of(FRAME_SIZE);
+        let end = r.end.min(REAL_MODE_END) & !(FRAME_SIZE - 1);
+        (end >= start + LOW_PAGES * FRAME_SIZE).then_some(start)
+    })
 }
 
 /// `bytes` (rounded up to whole frames) from the start of the largest usable region.

@@ -24,6 +24,11 @@ pub type KernResult = Result<(), kern_return_t>;
 
 /// Runs the call the frame asks for and stores its result in `frame.rax`.
 pub fn dispatch(frame: &mut SyscallFrame) {
+    call(frame);
+    task::unpin_maps();
+}
+
+fn call(frame: &mut SyscallFrame) {
     let a = frame.args();
     let call = Sysno::from_raw(frame.rax);
     if call.is_some_and(|call| allocates(call) && !crate::limits::heap_allows(heap_estimate(call, &a))) {
@@ -142,13 +147,14 @@ fn target_task(name: u64) -> Result<TaskId, kern_return_t> {
     }
 }
 
-/// The map of the task named `name` in the caller's handle table.
+/// The map of the task named `name` in the caller's handle table, pinned until the call
+/// returns (`task::pin_map`).
 ///
 /// # Errors
 ///
 /// `KERN_INVALID_TASK` if the name is not a handle for a live task.
 fn target_map(name: u64) -> Result<MapId, kern_return_t> {
-    task::map_of(target_task(name)?).ok_or(KERN_INVALID_TASK)
+    task::pin_map(target_task(name)?).ok_or(KERN_INVALID_TASK)
 }
 
 /// `mach_task_self()`: the caller's name for itself.

@@ -16,7 +16,7 @@ use x86_64::VirtAddr;
 /// quota have room for its estimate (`limits::fork_bytes`).
 pub fn task_create(parent: u64, inherit_memory: u64, child_ptr: u64) -> KernResult {
     let parent = target_task(parent)?;
-    let parent_map = task::map_of(parent).ok_or(KERN_INVALID_TASK)?;
+    let parent_map = task::pin_map(parent).ok_or(KERN_INVALID_TASK)?;
     user::check_writable_u64(child_ptr)?;
     if !task::room_for_task_and_handle(caller()) {
         return Err(KERN_RESOURCE_SHORTAGE);
@@ -95,7 +95,9 @@ pub fn task_terminate(task_name: u64) -> KernResult {
     Ok(())
 }
 
-/// `task_wait(task, *status)`: waits until the task has ended, then writes its status. A task
+/// `task_wait(task, *status)`: waits until the task has ended and every frame it held is
+/// back (its threads may still be leaving other processors when it ends), then writes its
+/// status. A task
 /// that has no thread would never end by itself: `KERN_FAILURE`. Waiting for oneself:
 /// `KERN_INVALID_ARGUMENT`.
 pub fn task_wait(task_name: u64, status_ptr: u64) -> KernResult {
@@ -105,10 +107,10 @@ pub fn task_wait(task_name: u64, status_ptr: u64) -> KernResult {
     }
     user::read_u64(status_ptr)?;
     loop {
-        if let Some(status) = task::exit_status(task) {
+        if let Some(status) = task::finished(task) {
             return user::write_u64(status_ptr, status as i64 as u64);
         }
-        if !sched::has_threads(task) {
+        if task::exit_status(task).is_none() && !sched::has_threads(task) {
             return Err(KERN_FAILURE);
         }
         sched::block_on(task);
@@ -118,7 +120,7 @@ pub fn task_wait(task_name: u64, status_ptr: u64) -> KernResult {
 /// `task_info(task, *info)`.
 pub fn task_info(task_name: u64, info_ptr: u64) -> KernResult {
     let task = target_task(task_name)?;
-    let map = task::map_of(task).ok_or(KERN_INVALID_TASK)?;
+    let map = task::pin_map(task).ok_or(KERN_INVALID_TASK)?;
     let faults = task::TASKS.lock().get(&task).map_or(0, |t| t.faults);
     let info = {
         let vm = vm_system::lock();

@@ -65,6 +65,10 @@ pub struct Task {
     /// The name of the handle to itself it was given at creation ([`self_name`] checks that
     /// it still holds it there).
     own_name: u32,
+    /// System calls running that have pinned its map ([`pin_map`]).
+    pins: u32,
+    /// The map of an ended task, left to the last of them to destroy.
+    doomed_map: Option<MapId>,
 }
 
 /// Every task, by id.
@@ -87,7 +91,7 @@ pub fn create(name: &str, map: MapId, privileged: bool, ledger: Family) -> TaskI
         *next += 1;
         TaskId(*next - 1)
     };
-    let task = Task { name: name.into(), map: Some(map), handles: HandleTable::new(), exit_status: None, faults: 0, refs: 0, ledger, own_name: 0 };
+    let task = Task { name: name.into(), map: Some(map), handles: HandleTable::new(), exit_status: None, faults: 0, refs: 0, ledger, own_name: 0, pins: 0, doomed_map: None };
     TASKS.lock().insert(id, task);
     let own_name = grant(id, Handle::Task(id));
     if let Some(task) = TASKS.lock().get_mut(&id) {
@@ -199,7 +203,7 @@ fn drop_ref(tasks: &mut BTreeMap<TaskId, Task>, id: TaskId) -> Option<TaskId> {
     if task.exit_status.is_none() {
         return Some(id);
     }
-    if task.map.is_none() {
+    if task.map.is_none() && task.pins == 0 {
         remove_record(tasks, id);
     }
     None
@@ -251,6 +255,12 @@ pub fn exit_status(id: TaskId) -> Option<i32> {
     TASKS.lock().get(&id).and_then(|t| t.exit_status)
 }
 
+/// The exit status of task `id` once it has ended and its map is destroyed (every frame it
+/// held is back): what `task_wait` waits for.
+pub fn finished(id: TaskId) -> Option<i32> {
+    TASKS.lock().get(&id).and_then(|t| t.exit_status.filter(|_| t.map.is_none() && t.doomed_map.is_none()))
+}
+
 /// Ends task `id` with `status` (nothing if it has already ended): records the status, drops
 /// its handles and kills its threads; destroys its map unless it is the running task, whose
 /// map the scheduler destroys after switching away ([`release_map`]).
@@ -276,8 +286,7 @@ fn end_one(id: TaskId, status: i32) -> Vec<TaskId> {
     for handle in handles.iter() {
         release_vm_handle(handle);
     }
-    sched::task_ended(id);
-    if sched::current_task() != Some(id) {
+    if !sched::task_ended(id) {
         release_map(id);
     }
     unreachable
@@ -285,11 +294,18 @@ fn end_one(id: TaskId, status: i32) -> Vec<TaskId> {
 
 /// Destroys the map of ended task `id` (once), returning every frame it held. Its address
 /// space must not be active.
+///
+/// While system calls of other tasks have the map pinned ([`pin_map`]), it only stops being
+/// the task's: the last of them destroys it when it unpins.
 pub fn release_map(id: TaskId) {
     let map = {
         let mut tasks = TASKS.lock();
         let Some(task) = tasks.get_mut(&id) else { return };
         let map = task.map.take();
+        if task.pins > 0 {
+            task.doomed_map = map;
+            return;
+        }
         if task.refs == 0 {
             remove_record(&mut tasks, id);
         }
@@ -297,6 +313,58 @@ pub fn release_map(id: TaskId) {
     };
     if let Some(map) = map {
         vm_system::lock().destroy_map(map);
+    }
+    sched::task_finished(id);
+}
+
+/// Pins of maps by the system calls running on each processor: at most this many at once.
+const PINS_PER_CALL: usize = 8;
+
+/// For each processor, the tasks whose maps its running system call has pinned.
+static PINS: [IrqMutex<[Option<TaskId>; PINS_PER_CALL]>; crate::arch::percpu::MAX_CPUS] =
+    [const { IrqMutex::new([None; PINS_PER_CALL]) }; crate::arch::percpu::MAX_CPUS];
+
+/// The map of live task `id`, kept from destruction until the running system call ends
+/// ([`unpin_maps`]): another processor may end the task meanwhile. `None` if the task has
+/// ended or the call holds too many pins.
+///
+/// A system call that pins never blocks, so the pins it takes are released on the processor
+/// that took them.
+pub fn pin_map(id: TaskId) -> Option<MapId> {
+    let cpu = crate::arch::percpu::index();
+    let mut pins = PINS[cpu].lock();
+    let slot = pins.iter_mut().find(|slot| slot.is_none())?;
+    let mut tasks = TASKS.lock();
+    let task = tasks.get_mut(&id)?;
+    let map = task.map?;
+    task.pins += 1;
+    *slot = Some(id);
+    Some(map)
+}
+
+/// Releases the pins the system call that ran on this processor took: a map whose task has
+/// ended since is destroyed by the last.
+pub fn unpin_maps() {
+    let cpu = crate::arch::percpu::index();
+    let taken = core::mem::take(&mut *PINS[cpu].lock());
+    for id in taken.into_iter().flatten() {
+        let doomed = {
+            let mut tasks = TASKS.lock();
+            let Some(task) = tasks.get_mut(&id) else { continue };
+            task.pins -= 1;
+            if task.pins > 0 {
+                continue;
+            }
+            let doomed = task.doomed_map.take();
+            if doomed.is_some() && task.refs == 0 {
+                remove_record(&mut tasks, id);
+            }
+            doomed
+        };
+        if let Some(map) = doomed {
+            vm_system::lock().destroy_map(map);
+            sched::task_finished(id);
+        }
     }
 }
 

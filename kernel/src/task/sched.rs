@@ -1,31 +1,44 @@
-//! Threads and the round-robin scheduler.
+//! Threads and the scheduler: a loop on every processor, per-processor run queues, stealing.
 //!
-//! The scheduler loop ([`run`]) runs on the boot stack. It switches to the first ready thread;
-//! the thread runs (in ring 3, entering the kernel for system calls and faults) until it is
-//! preempted by the timer ([`preempt`]), blocks ([`block_on`]) or ends ([`exit_current`]);
-//! either way it switches back to the loop, which picks the next thread. A dead thread's
-//! kernel stack is freed by the loop, after it has switched away from it for the last time.
+//! Each processor runs a scheduler loop on a stack of its own (the boot processor on the boot
+//! stack, the others on the stack `arch::smp` gave them). The loop takes the next thread of
+//! its own queue, or else steals the oldest thread of the longest other queue, and switches to
+//! it; the thread runs (in ring 3, entering the kernel for system calls and faults) until it
+//! is preempted by the timer ([`preempt`]), blocks ([`block_on`]), yields ([`yield_now`]) or
+//! ends; either way it switches back to its processor's loop, which then settles it
+//! (`finish`): requeues it on that processor, parks it, or frees it. A processor with nothing
+//! to run halts until an interrupt: its timer, or the rescheduling interrupt another
+//! processor sends when it makes a thread ready while some processor is idle.
 //!
 //! ```text
-//!  run() ──switch──▶ thread A (ring 3 ⇄ kernel) ──preempt / block / exit──▶ run() ──▶ B ...
+//!  run() on cpu c ──switch──▶ thread (ring 3 ⇄ kernel) ──preempt/block/exit──▶ finish ──▶ next
 //! ```
 //!
-//! Thread states: `Ready` (in the ready queue) → `Running` → `Ready` (preempted),
-//! `Blocked` (waiting for a task to end; back to `Ready` when it does) or `Dead` (its task
-//! ended; freed by the loop the next time it comes across it).
+//! Thread states: `Ready` (in a queue, or about to be requeued by `finish`) → `Running` →
+//! `Ready` (preempted), `Blocked` (waiting for a task to end) or `Dead` (its task ended, or it
+//! exited). A thread is *on a processor* from the moment a loop picks it until that loop's
+//! `finish` has switched back from it; only then may another processor run it, so a thread
+//! woken while it is still switching out is requeued by `finish`, never queued twice.
+//!
+//! Locking: one scheduler lock ([`SCHED`]) over the thread table and the queues, held for
+//! O(1) steps (a pick scans the queues' lengths: O(processors)); at 100 Hz per processor it
+//! is not contended. Each processor's running thread and task are also in its `percpu`
+//! record, so the hot questions (the caller of a system call, the task of a fault) take no
+//! lock.
 //!
 //! Each thread's kernel stack is a [`KernelStack`]: a slot of the kernel-stack area
 //! (`memory::kstack`) with an unmapped guard page below it, so that an overflow is a reported
 //! double fault rather than silent corruption; its frames go back when the thread is freed.
 
 use super::TaskId;
-use crate::arch::{context, fpu, gdt, syscall};
+use crate::arch::percpu::{self, MAX_CPUS};
+use crate::arch::{context, fpu, sched_ipi};
 use crate::memory::kstack::{KernelStack, KernelStackError, StackOwner};
 use crate::sync::IrqMutex;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 use x86_64::instructions::interrupts;
 use x86_64::VirtAddr;
 
@@ -49,30 +62,61 @@ struct Thread {
     stack: KernelStack,
     saved_rsp: u64,
     state: State,
+    /// The processor whose loop picked it and has not yet settled it, if any.
+    on_cpu: Option<usize>,
     /// Its FPU and SSE registers while it is not running.
     fpu: Box<fpu::FpuState>,
 }
 
-impl Thread {
-    fn stack_top(&self) -> VirtAddr {
-        self.stack.top()
-    }
-}
-
-/// Invariants: `ready` holds exactly the threads in state `Ready` or `Dead`-but-queued, each
-/// once; `current` is the one `Running` thread, if any.
+/// Invariants: every thread in a queue is `Ready` or `Dead` and in no other queue, at most
+/// once; a thread with `on_cpu` set is in no queue; `ended` counts the calls of
+/// [`task_finished`] (a waiter that saw a task unfinished blocks only if none finished since).
 struct Scheduler {
     threads: BTreeMap<ThreadId, Box<Thread>>,
-    ready: VecDeque<ThreadId>,
-    current: Option<ThreadId>,
+    queues: [VecDeque<ThreadId>; MAX_CPUS],
+    /// Processors halted in their loop with nothing to run (bit `i` for processor `i`).
+    idle: u64,
     next_id: u32,
+    ended: u64,
+    /// Dead threads taken out of `threads` whose stacks and task's map a loop is still
+    /// releasing: they count as existing until it has.
+    settling: usize,
 }
 
-static SCHED: IrqMutex<Scheduler> =
-    IrqMutex::new(Scheduler { threads: BTreeMap::new(), ready: VecDeque::new(), current: None, next_id: 1 });
+static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
+    threads: BTreeMap::new(),
+    queues: [const { VecDeque::new() }; MAX_CPUS],
+    idle: 0,
+    next_id: 1,
+    ended: 0,
+    settling: 0,
+});
 
-/// The scheduler loop's saved stack pointer while a thread runs.
-static SCHEDULER_RSP: AtomicU64 = AtomicU64::new(0);
+impl Scheduler {
+    /// Queues `id` on processor `cpu` and wakes an idle processor to take it.
+    fn enqueue(&mut self, cpu: usize, id: ThreadId) {
+        self.queues[cpu].push_back(id);
+        if self.idle != 0 {
+            let target = self.idle.trailing_zeros() as usize;
+            self.idle &= !(1 << target);
+            sched_ipi::send(target);
+        }
+    }
+
+    /// The next thread for processor `cpu`: its own queue's first, or the first of the
+    /// longest other queue.
+    fn next_for(&mut self, cpu: usize) -> Option<ThreadId> {
+        if let Some(id) = self.queues[cpu].pop_front() {
+            return Some(id);
+        }
+        let victim = (0..MAX_CPUS).max_by_key(|&c| self.queues[c].len())?;
+        self.queues[victim].pop_front()
+    }
+
+    fn has_live_threads(&self, task: TaskId, except: Option<ThreadId>) -> bool {
+        self.threads.iter().any(|(&id, t)| Some(id) != except && t.task == task && t.state != State::Dead)
+    }
+}
 
 /// Adds a thread of `task` that starts in ring 3 at `entry` with stack pointer `user_stack`
 /// and `arg` in its first argument register.
@@ -92,113 +136,213 @@ pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr, arg: u64) -> R
     let fpu = Box::new(fpu::FpuState::initial());
     let ledger = super::ledger_of(task);
     crate::ledger::thread_started(ledger);
+    let thread = Box::new(Thread { task, ledger, stack, saved_rsp, state: State::Ready, on_cpu: None, fpu });
     let mut sched = SCHED.lock();
-    sched.threads.insert(id, Box::new(Thread { task, ledger, stack, saved_rsp, state: State::Ready, fpu }));
-    sched.ready.push_back(id);
+    sched.threads.insert(id, thread);
+    sched.enqueue(here(), id);
     Ok(id)
 }
 
-/// Threads in existence (any state).
-pub fn thread_count() -> usize {
-    SCHED.lock().threads.len()
+/// The running processor's number (0 before the per-processor records exist).
+fn here() -> usize {
+    percpu::try_current().map_or(0, |cpu| cpu.index)
 }
 
-/// The task of the running thread, if a thread is running.
+/// Threads in existence (any state, those being released included).
+pub fn thread_count() -> usize {
+    let sched = SCHED.lock();
+    sched.threads.len() + sched.settling
+}
+
+/// The task of the thread running on this processor, if a thread is running. Takes no lock.
 pub fn current_task() -> Option<TaskId> {
-    let sched = SCHED.try_lock()?;
-    sched.current.and_then(|id| sched.threads.get(&id)).map(|t| t.task)
+    let cpu = percpu::try_current()?;
+    (cpu.current.load(Ordering::Relaxed) != 0).then(|| TaskId(cpu.current_task.load(Ordering::Relaxed)))
+}
+
+fn current_thread() -> Option<ThreadId> {
+    let id = percpu::try_current()?.current.load(Ordering::Relaxed);
+    (id != 0).then_some(ThreadId(id))
 }
 
 /// Whether `task` has a thread that has not ended.
 pub fn has_threads(task: TaskId) -> bool {
-    SCHED.lock().threads.values().any(|t| t.task == task && t.state != State::Dead)
+    SCHED.lock().has_live_threads(task, None)
 }
 
-/// Marks every thread of `task` dead (they never run again; the loop frees them) and makes
-/// the threads blocked on `task` ready.
-pub fn task_ended(task: TaskId) {
+/// Ends every thread of `task`: those on no processor are freed at once, those running are
+/// marked dead (their processors are interrupted, and their loops free them). Returns
+/// whether a thread of `task` still exists (the last one's loop then releases the task's
+/// map).
+pub fn task_ended(task: TaskId) -> bool {
+    let here = here();
+    let (freed, interrupt, exists) = {
+        let mut sched = SCHED.lock();
+        let (mut free, mut interrupt, mut exists) = (Vec::new(), 0u64, false);
+        for (&id, thread) in sched.threads.iter_mut() {
+            if thread.task == task {
+                match thread.on_cpu {
+                    None => free.push(id),
+                    Some(cpu) => {
+                        exists = true;
+                        if cpu != here {
+                            interrupt |= 1 << cpu;
+                        }
+                    }
+                }
+                thread.state = State::Dead;
+            }
+        }
+        for queue in sched.queues.iter_mut() {
+            queue.retain(|id| !free.contains(id));
+        }
+        let freed: Vec<Box<Thread>> = free.iter().filter_map(|id| sched.threads.remove(id)).collect();
+        (freed, interrupt, exists)
+    };
+    for thread in freed {
+        crate::ledger::thread_ended(thread.ledger);
+    }
+    for cpu in (0..MAX_CPUS).filter(|c| interrupt & (1 << c) != 0) {
+        sched_ipi::send(cpu);
+    }
+    exists
+}
+
+/// Task `task` has finished (ended, its map destroyed): the threads blocked on it become
+/// ready.
+pub fn task_finished(task: TaskId) {
+    let here = here();
     let mut sched = SCHED.lock();
+    sched.ended += 1;
     let mut wake = Vec::new();
     for (&id, thread) in sched.threads.iter_mut() {
-        if thread.task == task {
-            // A blocked thread is in no queue: queue it so that the loop frees it.
-            if matches!(thread.state, State::Blocked { .. }) {
+        if thread.state == (State::Blocked { on: task }) {
+            thread.state = State::Ready;
+            if thread.on_cpu.is_none() {
                 wake.push(id);
             }
-            thread.state = State::Dead;
-        } else if thread.state == (State::Blocked { on: task }) {
-            thread.state = State::Ready;
-            wake.push(id);
         }
     }
-    sched.ready.extend(wake);
-}
-
-/// Runs ready threads until none is left, then returns (on the boot stack).
-pub fn run() {
-    loop {
-        debug_assert_kernel_flags();
-        let Some((thread, rsp, top, task, fpu)) = pick() else { return };
-        let Some(map) = super::map_of(task) else {
-            finish(thread);
-            continue;
-        };
-        let space = crate::vm_system::lock().space(map);
-        let ledger = super::ledger_of(task);
-        interrupts::without_interrupts(|| {
-            gdt::set_kernel_stack(top);
-            syscall::set_kernel_stack(top);
-            vm::pmap::Pmap::activate(&mut *crate::pmap::lock(), space);
-            // SAFETY: the thread's boxed FPU state lives until the loop frees the thread,
-            // after this switch; nothing else uses it while the thread runs.
-            unsafe { (*fpu).restore() };
-            // While the thread runs, what its calls and faults make the kernel allocate is
-            // charged to its family.
-            crate::ledger::set_current(ledger);
-            // SAFETY: interrupts are off; `rsp` is the thread's saved stack (prepared by
-            // `spawn` or saved by its last switch), which nothing else runs on; the loop's own
-            // stack pointer goes to SCHEDULER_RSP, from which the thread switches back.
-            unsafe { context::switch(SCHEDULER_RSP.as_ptr(), rsp) };
-            crate::ledger::set_current(crate::ledger::KERNEL);
-            // SAFETY: as above; the thread has switched back, its registers are live.
-            unsafe { (*fpu).save() };
-        });
-        finish(thread);
+    for id in wake {
+        sched.enqueue(here, id);
     }
 }
 
-/// Takes the next ready thread and marks it running (a dead one is returned as is, to be
-/// freed by `finish` without running). Also gives a pointer to its boxed FPU state, which
-/// lives until `finish` frees the thread.
-fn pick() -> Option<(ThreadId, u64, VirtAddr, TaskId, *mut fpu::FpuState)> {
+/// Runs the scheduler loop of the boot processor until no thread is left, then returns (on
+/// the boot stack).
+pub fn run() {
+    scheduler_loop(true);
+}
+
+/// Runs the scheduler loop of an application processor, for good.
+pub fn run_processor() -> ! {
+    scheduler_loop(false);
+    unreachable!("an application processor's loop never ends")
+}
+
+fn scheduler_loop(returns_when_done: bool) {
+    let cpu = percpu::current();
+    loop {
+        debug_assert_kernel_flags();
+        interrupts::disable();
+        match pick(cpu.index) {
+            Some(picked) => run_thread(cpu, picked),
+            None if returns_when_done && thread_count() == 0 => return,
+            // Halt until an interrupt (the timer, or a wake-up); `pick` marked this processor
+            // idle under the lock, so a thread queued since has sent the interrupt, which
+            // `enable_and_hlt` takes (interrupts come back on with the halt, atomically).
+            None => interrupts::enable_and_hlt(),
+        }
+    }
+}
+
+/// What the loop needs of a thread it picked.
+struct Picked {
+    id: ThreadId,
+    rsp: u64,
+    top: VirtAddr,
+    task: TaskId,
+    ledger: crate::ledger::LedgerId,
+    fpu: *mut fpu::FpuState,
+}
+
+/// Takes the next thread for processor `cpu` and marks it on that processor (a dead one is
+/// settled by `finish` without running). With nothing to run, marks the processor idle.
+fn pick(cpu: usize) -> Option<Picked> {
     let mut sched = SCHED.lock();
-    let id = sched.ready.pop_front()?;
-    sched.current = Some(id);
-    let thread = sched.threads.get_mut(&id).expect("ready threads exist");
+    let Some(id) = sched.next_for(cpu) else {
+        sched.idle |= 1 << cpu;
+        return None;
+    };
+    sched.idle &= !(1 << cpu);
+    let thread = sched.threads.get_mut(&id).expect("queued threads exist");
+    thread.on_cpu = Some(cpu);
     if thread.state == State::Ready {
         thread.state = State::Running;
     }
     let fpu: *mut fpu::FpuState = &mut *thread.fpu;
-    Some((id, thread.saved_rsp, thread.stack_top(), thread.task, fpu))
+    Some(Picked { id, rsp: thread.saved_rsp, top: thread.stack.top(), task: thread.task, ledger: thread.ledger, fpu })
 }
 
-/// Back in the loop after `id` ran (or was found dead): requeue it if it is still runnable,
-/// free it if it is dead, and end its task if it was the task's last thread.
-fn finish(id: ThreadId) {
-    crate::pmap::lock().deactivate();
+/// Switches to `picked` on this processor (unless it is dead or its task has no map), and
+/// settles it once it switches back.
+fn run_thread(cpu: &'static percpu::Cpu, picked: Picked) {
+    let space = super::map_of(picked.task).map(|map| crate::vm_system::lock().space(map));
     let dead = {
         let mut sched = SCHED.lock();
-        sched.current = None;
+        let thread = sched.threads.get_mut(&picked.id).expect("a picked thread exists");
+        // A thread started in a task that ended meanwhile has no map to run in.
+        if space.is_none() {
+            thread.state = State::Dead;
+        }
+        thread.state == State::Dead
+    };
+    if let (Some(space), false) = (space, dead) {
+        cpu.set_kernel_stack(picked.top);
+        vm::pmap::Pmap::activate(&mut *crate::pmap::lock(), space);
+        interrupts::disable();
+        // SAFETY: the thread's boxed FPU state lives until its loop frees the thread, after
+        // this switch; nothing else uses it while the thread runs on this processor.
+        unsafe { (*picked.fpu).restore() };
+        // While the thread runs, what its calls and faults make the kernel allocate is
+        // charged to its family.
+        crate::ledger::set_current(picked.ledger);
+        cpu.current_task.store(picked.task.0, Ordering::Relaxed);
+        cpu.current.store(picked.id.0, Ordering::Relaxed);
+        // SAFETY: interrupts are off; `rsp` is the thread's saved stack (prepared by `spawn`
+        // or saved by its last switch), which runs nowhere else (it is on this processor);
+        // the loop's own stack pointer goes to the processor's record, from which the thread
+        // switches back.
+        unsafe { context::switch(cpu.scheduler_rsp.as_ptr(), picked.rsp) };
+        cpu.current.store(0, Ordering::Relaxed);
+        crate::ledger::set_current(crate::ledger::KERNEL);
+        // SAFETY: as above; the thread has switched back, its registers are live.
+        unsafe { (*picked.fpu).save() };
+    }
+    finish(cpu.index, picked.id);
+}
+
+/// Back in processor `cpu`'s loop after `id` ran (or was found dead): requeue it if it is
+/// still runnable, free it if it is dead, and release its task's map if it was the task's
+/// last thread.
+fn finish(cpu: usize, id: ThreadId) {
+    crate::pmap::lock().deactivate();
+    // A thread that ended inside a system call left its pins here.
+    super::unpin_maps();
+    let dead = {
+        let mut sched = SCHED.lock();
         let thread = sched.threads.get_mut(&id).expect("the thread exists");
+        thread.on_cpu = None;
         match thread.state {
             State::Dead => {
                 let thread = sched.threads.remove(&id).expect("present");
                 let last = !sched.threads.values().any(|t| t.task == thread.task);
+                sched.settling += 1;
                 Some((thread, last))
             }
             State::Running | State::Ready => {
                 thread.state = State::Ready;
-                sched.ready.push_back(id);
+                sched.enqueue(cpu, id);
                 None
             }
             State::Blocked { .. } => None,
@@ -211,28 +355,53 @@ fn finish(id: ThreadId) {
         if last {
             super::release_map(task);
         }
+        SCHED.lock().settling -= 1;
     }
 }
 
-/// Gives the CPU back to the scheduler loop from the running thread, which stays ready.
+/// Gives the processor back to its loop from the running thread, which stays ready.
 /// Called by the timer interrupt when it interrupted ring 3.
 pub fn preempt() {
-    switch_to_scheduler(|_| {});
+    switch_to_scheduler(|_, _| true);
 }
 
-/// Blocks the running thread until task `on` ends (returns at once if it already has).
+/// Gives the processor back to its loop if the running thread's task has ended (called on the
+/// way back to ring 3, so that a thread of an ended task never runs there again).
+pub fn leave_if_ended() {
+    let Some(id) = current_thread() else { return };
+    if SCHED.lock().threads.get(&id).is_some_and(|t| t.state == State::Dead) {
+        switch_to_scheduler(|_, _| true);
+        unreachable!("a dead thread is never switched to");
+    }
+}
+
+/// Gives the processor to the next ready thread; the caller stays ready.
+pub fn yield_now() {
+    switch_to_scheduler(|_, _| true);
+}
+
+/// Blocks the running thread until task `on` has finished (`task::finished`; returns at once
+/// if it has).
 pub fn block_on(on: TaskId) {
-    if super::exit_status(on).is_some() {
+    let seen = SCHED.lock().ended;
+    if super::finished(on).is_some() {
         return;
     }
-    switch_to_scheduler(|thread| thread.state = State::Blocked { on });
+    // A task that finished since `seen` may be `on`: then do not block (the caller checks
+    // again).
+    switch_to_scheduler(|ended, thread| {
+        if ended == seen {
+            thread.state = State::Blocked { on };
+        }
+        true
+    });
 }
 
 /// Ends the running thread's task with `status`; never returns.
 pub fn exit_current(status: i32) -> ! {
     let task = current_task().expect("a running thread");
     super::end(task, status);
-    switch_to_scheduler(|_| {});
+    switch_to_scheduler(|_, _| true);
     unreachable!("a dead thread is never switched to");
 }
 
@@ -240,21 +409,16 @@ pub fn exit_current(status: i32) -> ! {
 /// status 0. Never returns.
 pub fn exit_thread() -> ! {
     let task = current_task().expect("a running thread");
-    let last = {
-        let sched = SCHED.lock();
-        let me = sched.current;
-        !sched.threads.iter().any(|(&id, t)| Some(id) != me && t.task == task && t.state != State::Dead)
-    };
+    let me = current_thread();
+    let last = !SCHED.lock().has_live_threads(task, me);
     if last {
         super::end(task, 0);
     }
-    switch_to_scheduler(|thread| thread.state = State::Dead);
+    switch_to_scheduler(|_, thread| {
+        thread.state = State::Dead;
+        true
+    });
     unreachable!("a dead thread is never switched to");
-}
-
-/// Gives the processor to the next ready thread; the caller stays ready.
-pub fn yield_now() {
-    switch_to_scheduler(|_| {});
 }
 
 /// Checks that no flag a task controls has reached the scheduler: SMAP is on (AC clear), and
@@ -265,19 +429,25 @@ fn debug_assert_kernel_flags() {
     debug_assert!(!rflags::read().intersects(leaked), "task flags in the scheduler: {:?}", rflags::read());
 }
 
-fn switch_to_scheduler(change: impl FnOnce(&mut Thread)) {
+/// Switches from the running thread to its processor's loop after `change` (given the count
+/// of ended tasks) has updated the thread, unless `change` says to stay.
+fn switch_to_scheduler(change: impl FnOnce(u64, &mut Thread) -> bool) {
     debug_assert_kernel_flags();
     interrupts::without_interrupts(|| {
+        let cpu = percpu::current();
         let save = {
             let mut sched = SCHED.lock();
-            let Some(id) = sched.current else { return };
+            let Some(id) = current_thread() else { return };
+            let ended = sched.ended;
             let thread = sched.threads.get_mut(&id).expect("the current thread exists");
-            change(thread);
+            if !change(ended, thread) {
+                return;
+            }
             core::ptr::addr_of_mut!(thread.saved_rsp)
         };
         // SAFETY: interrupts are off; `save` points into the running thread's boxed record,
-        // which the loop frees only after this switch; SCHEDULER_RSP holds the loop's stack
-        // as its switch to this thread saved it.
-        unsafe { context::switch(save, SCHEDULER_RSP.load(Ordering::SeqCst)) };
+        // which its loop frees only after this switch; the processor's record holds the
+        // loop's stack as its switch to this thread saved it.
+        unsafe { context::switch(save, cpu.scheduler_rsp.load(Ordering::SeqCst)) };
     });
 }

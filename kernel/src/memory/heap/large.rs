@@ -13,6 +13,7 @@
 
 use super::tables::{self, address, Tables};
 use crate::memory::{allocate_heap_frame, deallocate_heap_frame};
+use crate::arch::tlb::KernelPages;
 use crate::sync::IrqMutex;
 use core::ops::Range;
 use core::ptr::NonNull;
@@ -106,19 +107,25 @@ impl Area {
 
     /// Unmaps `pages` (mapped), frees their frames and the tables left empty.
     fn unmap(&mut self, pages: Range<u64>) {
+        let mut stale = KernelPages::new(deallocate_heap_frame);
         for page in pages.clone() {
-            deallocate_heap_frame(self.tables.unmap(page));
+            let frame = self.tables.unmap(page);
+            stale.push(address(page), Some(frame));
         }
+        stale.invalidate();
         self.tables.release_empty(pages);
     }
 
     /// Moves the frames under `from` (mapped) to the pages from `to` on (unmapped, their
     /// tables made), as the same bytes.
     fn move_frames(&mut self, from: Range<u64>, to: u64) {
+        let mut stale = KernelPages::new(deallocate_heap_frame);
         for (i, page) in from.clone().enumerate() {
             let frame = self.tables.unmap(page);
             self.tables.map(to + i as u64, frame);
+            stale.push(address(page), None);
         }
+        stale.invalidate();
         self.tables.release_empty(from);
     }
 }

@@ -145,8 +145,8 @@ impl Tables {
         self.leaf_live[(page / LEAF_SPAN) as usize] += 1;
     }
 
-    /// Unmaps `page` (mapped) and invalidates its translation; returns its frame, which may
-    /// be freed at once.
+    /// Unmaps `page` (mapped); returns its frame. Its translation may still be cached on any
+    /// processor until the caller invalidates it (`arch::tlb::KernelPages`).
     pub(super) fn unmap(&mut self, page: u64) -> PhysFrame {
         let entry = self.leaf_entry(page).expect("a mapped page has its tables");
         // SAFETY: as in `map`.
@@ -155,7 +155,6 @@ impl Tables {
             (*entry).set_unused();
             frame
         };
-        tlb::flush(address(page));
         self.leaf_live[(page / LEAF_SPAN) as usize] -= 1;
         frame
     }
@@ -226,17 +225,14 @@ impl Batch {
     }
 }
 
-/// Drops every translation and every cached paging-structure entry, of every PCID.
+/// Drops every translation and every cached paging-structure entry, of every PCID, on every
+/// processor.
 fn flush_everything() {
     if Cr4::read().contains(Cr4Flags::PAGE_GLOBAL) {
-        // SAFETY: clearing CR4.PGE and setting it again flushes the TLB, global entries and
-        // paging-structure caches of every PCID included, and changes nothing else.
-        unsafe {
-            Cr4::update(|flags| flags.remove(Cr4Flags::PAGE_GLOBAL));
-            Cr4::update(|flags| flags.insert(Cr4Flags::PAGE_GLOBAL));
-        }
+        crate::arch::tlb::flush_everything();
     } else {
-        // Before global pages are on (early boot) nothing is global and PCIDs are off.
+        // Before global pages are on (early boot) nothing is global, PCIDs are off and no
+        // other processor runs.
         tlb::flush_all();
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The kernel-stack area is the top-level (P4) entry 510, from [`AREA_START`]
 //! (`boot::KERNEL_STACKS_BASE`), cut into [`SLOTS`] slots: one per thread the limits allow
-//! (`limits::MAX_THREADS`) and one per interrupt stack (`arch::gdt::IST_STACKS`). A slot is an
+//! (`limits::MAX_THREADS`), and per processor one per interrupt stack (`arch::gdt::IST_STACKS`)
+//! and one for its scheduler loop. A slot is an
 //! unmapped guard page with the stack above it:
 //!
 //! ```text
@@ -27,6 +28,7 @@
 mod tables;
 
 use crate::arch::gdt::IST_STACKS;
+use crate::arch::percpu::MAX_CPUS;
 use crate::limits::MAX_THREADS;
 use crate::memory::{self, phys_to_virt};
 use core::fmt;
@@ -44,8 +46,9 @@ pub const STACK_PAGES: u64 = 8;
 pub const STACK_SIZE: u64 = STACK_PAGES * PAGE_SIZE;
 /// Bytes in a slot: one guard page and the stack.
 pub const SLOT_SIZE: u64 = PAGE_SIZE + STACK_SIZE;
-/// Slots in the area: one per thread and one per interrupt stack.
-pub const SLOTS: usize = MAX_THREADS + IST_STACKS;
+/// Slots in the area: one per thread, and per processor its interrupt stacks and (but the
+/// boot processor, whose loop runs on the boot stack) its scheduler loop's stack.
+pub const SLOTS: usize = MAX_THREADS + MAX_CPUS * (IST_STACKS + 1) - 1;
 /// First address of the area.
 pub const AREA_START: u64 = crate::boot::KERNEL_STACKS_BASE;
 /// Bytes in the area.
@@ -56,27 +59,38 @@ pub const AREA_SIZE: u64 = SLOTS as u64 * SLOT_SIZE;
 pub enum StackOwner {
     /// The kernel stack of the thread with this number (`task::sched::ThreadId`).
     Thread(u32),
-    /// The stack of this interrupt-stack-table index (as `arch::gdt` numbers them, from 0).
-    Interrupt(u16),
+    /// The stack of interrupt-stack-table `index` (as `arch::gdt` numbers them, from 0) of
+    /// processor `cpu`.
+    Interrupt {
+        /// The processor.
+        cpu: u16,
+        /// The IST index.
+        index: u16,
+    },
+    /// The scheduler loop's stack of application processor `cpu`.
+    Scheduler(u16),
 }
 
 /// An owner word of a free slot.
 const FREE: u64 = 0;
 const THREAD_TAG: u64 = 1 << 32;
 const INTERRUPT_TAG: u64 = 2 << 32;
+const SCHEDULER_TAG: u64 = 3 << 32;
 
 impl StackOwner {
     fn encode(self) -> u64 {
         match self {
             Self::Thread(n) => THREAD_TAG | u64::from(n),
-            Self::Interrupt(i) => INTERRUPT_TAG | u64::from(i),
+            Self::Interrupt { cpu, index } => INTERRUPT_TAG | u64::from(cpu) << 16 | u64::from(index),
+            Self::Scheduler(cpu) => SCHEDULER_TAG | u64::from(cpu),
         }
     }
 
     fn decode(word: u64) -> Option<Self> {
         match word & !0xffff_ffff {
             THREAD_TAG => Some(Self::Thread(word as u32)),
-            INTERRUPT_TAG => Some(Self::Interrupt(word as u16)),
+            INTERRUPT_TAG => Some(Self::Interrupt { cpu: (word >> 16) as u16, index: word as u16 }),
+            SCHEDULER_TAG => Some(Self::Scheduler(word as u16)),
             _ => None,
         }
     }
@@ -86,7 +100,8 @@ impl fmt::Display for StackOwner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Thread(n) => write!(f, "thread {n}"),
-            Self::Interrupt(i) => write!(f, "interrupt stack {i}"),
+            Self::Interrupt { cpu, index } => write!(f, "interrupt stack {index} of cpu {cpu}"),
+            Self::Scheduler(cpu) => write!(f, "scheduler stack of cpu {cpu}"),
         }
     }
 }
@@ -206,11 +221,13 @@ impl KernelStack {
 
 impl Drop for KernelStack {
     fn drop(&mut self) {
+        let mut stale = crate::arch::tlb::KernelPages::new(memory::deallocate_frame);
         for page in self.pages() {
             if let Some(frame) = tables::unmap(page) {
-                memory::deallocate_frame(frame);
+                stale.push(page.start_address(), Some(frame));
             }
         }
+        stale.invalidate();
         OWNERS[self.slot].store(FREE, Ordering::Release);
     }
 }

@@ -18,7 +18,6 @@ use super::{AREA_SIZE, AREA_START};
 use crate::memory::{self, phys_to_virt};
 use alloc::vec::Vec;
 use spin::Once;
-use x86_64::instructions::tlb;
 use x86_64::registers::control::Cr3;
 use x86_64::registers::model_specific::{Efer, EferFlags};
 use x86_64::structures::paging::page_table::PageTableEntry;
@@ -116,8 +115,9 @@ pub(super) fn map(page: Page, frame: PhysFrame) {
     }
 }
 
-/// Unmaps `page` (of the area) and invalidates its translation; returns the frame it mapped,
-/// if it was mapped. The frame may be freed as soon as this returns.
+/// Unmaps `page` (of the area); returns the frame it mapped, if it was mapped. Its
+/// translation may still be cached on any processor until the caller invalidates it
+/// (`arch::tlb::KernelPages`).
 pub(super) fn unmap(page: Page) -> Option<PhysFrame> {
     let entry = leaf_entry(page);
     // SAFETY: as in `map`.
@@ -126,8 +126,6 @@ pub(super) fn unmap(page: Page) -> Option<PhysFrame> {
         (*entry).set_unused();
         frame
     }?;
-    // The translation is global, so this drops it whichever address space cached it.
-    tlb::flush(page.start_address());
     Some(frame)
 }
 

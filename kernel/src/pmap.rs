@@ -98,28 +98,41 @@ pub fn build() -> KernelPmap {
     X86Pmap::new(direct_map(), KernelFrames, mmu, kernel_root, limit)
 }
 
-/// Locks the VM system and gives its pmap (the pmap lock is the VM lock: the pmap is owned
-/// by the VM system).
+/// Locks the VM system exclusively and gives its pmap (the pmap is owned by the VM system).
 ///
 /// # Panics
 ///
 /// If called before `vm_system::init`.
 pub fn lock() -> PmapGuard {
-    PmapGuard(crate::vm_system::lock())
+    let vm = crate::vm_system::lock();
+    // SAFETY: the VM system lives in a static for good; the reference is used only for the
+    // pmap guard below, which `PmapGuard` drops before the VM guard (field order), so the VM
+    // is held exclusively for as long as the reference is used.
+    let system: &'static crate::vm_system::KernelVm = unsafe { &*core::ptr::from_ref(&*vm) };
+    PmapGuard { pmap: system.pmap(), _vm: vm }
 }
 
-/// The locked pmap.
-pub struct PmapGuard(crate::vm_system::VmGuard);
+/// The locked pmap (the VM system held exclusively, and the pmap's own lock).
+pub struct PmapGuard {
+    pmap: vm::sync::LockGuard<'static, KernelPmap>,
+    _vm: crate::vm_system::VmGuard,
+}
 
 impl core::ops::Deref for PmapGuard {
     type Target = KernelPmap;
     fn deref(&self) -> &KernelPmap {
-        self.0.pmap()
+        &self.pmap
     }
 }
 
 impl core::ops::DerefMut for PmapGuard {
     fn deref_mut(&mut self) -> &mut KernelPmap {
-        self.0.pmap_mut()
+        &mut self.pmap
     }
+}
+
+/// Runs `f` on the pmap with the VM system shared (the scheduler loading an address space):
+/// the pmap's own lock is taken, not the VM exclusively.
+pub fn with_shared<R>(f: impl FnOnce(&mut KernelPmap) -> R) -> R {
+    crate::vm_system::read().with_pmap(f)
 }

@@ -6,10 +6,13 @@
 //!
 //! - [`IrqMutex`]: interrupts off while held, for state shared with interrupt and exception
 //!   handlers, held for short, bounded sections.
-//! - [`Mutex`]: interrupts left as they are, for long sections that no handler enters (the
-//!   VM system: an operation runs with interrupts on).
+//! - [`Mutex`]: interrupts left as they are, for long sections that no handler enters.
+//! - [`RwLock`]: interrupts left as they are, shared or exclusive, writers first: the VM
+//!   system (faults share it, everything else holds it alone; an operation runs with
+//!   interrupts on).
 
 use core::ops::{Deref, DerefMut};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use x86_64::instructions::interrupts;
 
 /// Spins until `try_lock` succeeds, serving shootdowns meanwhile.
@@ -107,5 +110,33 @@ impl<T> Mutex<T> {
     /// Takes the lock only if it is free.
     pub fn try_lock(&self) -> Option<spin::MutexGuard<'_, T>> {
         self.inner.try_lock()
+    }
+}
+
+/// A readers-writer spin lock that leaves interrupts as they are, where a waiting writer
+/// keeps new readers out (so that a stream of readers cannot starve it). No interrupt or
+/// exception handler may take it, and no holder may take it again.
+pub struct RwLock<T> {
+    inner: spin::RwLock<T>,
+    writers_waiting: AtomicUsize,
+}
+
+impl<T> RwLock<T> {
+    /// A new unlocked lock.
+    pub const fn new(value: T) -> Self {
+        Self { inner: spin::RwLock::new(value), writers_waiting: AtomicUsize::new(0) }
+    }
+
+    /// Takes the lock shared, once no writer waits.
+    pub fn read(&self) -> spin::RwLockReadGuard<'_, T> {
+        spin(|| if self.writers_waiting.load(Ordering::Acquire) == 0 { self.inner.try_read() } else { None })
+    }
+
+    /// Takes the lock exclusively.
+    pub fn write(&self) -> spin::RwLockWriteGuard<'_, T> {
+        self.writers_waiting.fetch_add(1, Ordering::AcqRel);
+        let guard = spin(|| self.inner.try_write());
+        self.writers_waiting.fetch_sub(1, Ordering::AcqRel);
+        guard
     }
 }

@@ -1,15 +1,18 @@
 //! The VM system of the kernel: the `vm` crate's [`Vm`] over `pmap-x86`, the frame allocator
 //! and the direct map, behind one lock.
 //!
-//! The VM lock is a [`Mutex`] that leaves interrupts on: it is taken by system calls, the
-//! page-fault handler and the scheduler (to activate address spaces), never by an interrupt
-//! handler, and an operation under it may wait for a TLB shootdown, which other processors
-//! must be able to take. No code may touch user memory through the MMU while holding it (a
-//! fault on that access would take the lock again). User copies (`syscall::user`) run
-//! without it.
+//! The VM lock is a readers-writer [`RwLock`] that leaves interrupts on. Page faults take it
+//! shared ([`read`]: `Vm::fault_shared`, many processors at once, each object's pages and the
+//! pmap locked inside for short sections) and fall back to taking it exclusively; system
+//! calls take it exclusively ([`lock`]); the scheduler takes it shared to load address
+//! spaces. No interrupt handler takes it, and an operation under it may wait for a TLB
+//! shootdown, which other processors must be able to take (they spin with interrupts on, or
+//! serve the request while spinning). No code may touch user memory through the MMU while
+//! holding it (a fault on that access would take the lock again). User copies
+//! (`syscall::user`) run without it.
 
 use crate::pmap::{self, KernelFrames, KernelPmap};
-use crate::sync::Mutex;
+use crate::sync::RwLock;
 use pmap_x86::DirectMap;
 use vm::{Machine, Vm};
 
@@ -25,14 +28,15 @@ impl Machine for KernelMachine {
 /// The kernel's VM system type.
 pub type KernelVm = Vm<KernelMachine>;
 
-static VM: Mutex<Option<KernelVm>> = Mutex::new(None);
+static VM: RwLock<Option<KernelVm>> = RwLock::new(None);
 
 /// Builds the VM system over the pmap. Runs once, after `memory::init` and `arch::init`.
 pub fn init() {
+    vm::sync::set_wait_hook(crate::arch::tlb::service);
     let mut vm = Vm::new(pmap::build(), KernelFrames, pmap::direct_map());
     vm.set_entry_limit(crate::limits::map_entry_limit());
     vm.reserve_zero_page().expect("a free frame for the zero page at boot");
-    *VM.lock() = Some(vm);
+    *VM.write() = Some(vm);
 }
 
 /// Locks the VM system. Each hold is one VM operation for the frame budget
@@ -43,21 +47,38 @@ pub fn init() {
 ///
 /// If called before [`init`].
 pub fn lock() -> VmGuard {
-    let guard = VM.lock();
+    let guard = VM.write();
     assert!(guard.is_some(), "vm_system::init has run");
     crate::memory::operation_starts();
     VmGuard(guard)
 }
 
+/// Takes the VM system shared: for page faults (`Vm::fault_shared`) and for loading address
+/// spaces.
+///
+/// # Panics
+///
+/// If called before [`init`].
+pub fn read() -> SharedVm {
+    let guard = VM.read();
+    assert!(guard.is_some(), "vm_system::init has run");
+    SharedVm(guard)
+}
+
+/// The VM system, shared.
+pub struct SharedVm(spin::RwLockReadGuard<'static, Option<KernelVm>>);
+
+impl core::ops::Deref for SharedVm {
+    type Target = KernelVm;
+    fn deref(&self) -> &KernelVm {
+        self.0.as_ref().expect("checked by read")
+    }
+}
+
 /// The locked VM system.
-pub struct VmGuard(spin::MutexGuard<'static, Option<KernelVm>>);
+pub struct VmGuard(spin::RwLockWriteGuard<'static, Option<KernelVm>>);
 
 impl VmGuard {
-    /// The pmap.
-    pub fn pmap(&self) -> &KernelPmap {
-        self.0.as_ref().expect("checked by lock").pmap()
-    }
-
     /// The pmap, mutably.
     pub fn pmap_mut(&mut self) -> &mut KernelPmap {
         self.0.as_mut().expect("checked by lock").pmap_mut()

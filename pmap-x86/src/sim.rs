@@ -6,26 +6,28 @@
 
 use crate::mmu::Mmu;
 use crate::window::DirectMap;
-use alloc::rc::Rc;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 use vm::pmap::FrameAllocator;
 use vm::Frame;
 use x86_64::structures::paging::PageTable;
 
 /// Frames of simulated physical memory. Frame 0 is never handed out.
+///
+/// Shared between threads (`Arc`, the free list behind a lock), so that a simulated VM can be
+/// used from several, as the model checks of the VM's locking do.
 pub struct Arena {
     memory: Vec<PageTable>,
-    free: RefCell<Vec<Frame>>,
+    free: spin::Mutex<Vec<Frame>>,
 }
 
 impl Arena {
     /// An arena of `frames` frames (frame numbers `0..frames`), all free except frame 0.
-    pub fn new(frames: usize) -> Rc<Self> {
+    pub fn new(frames: usize) -> Arc<Self> {
         let mut memory = Vec::with_capacity(frames);
         memory.resize_with(frames, PageTable::new);
         let free = (1..frames as u64).rev().map(|n| Frame::containing(n * 4096)).collect();
-        Rc::new(Self { memory, free: RefCell::new(free) })
+        Arc::new(Self { memory, free: spin::Mutex::new(free) })
     }
 
     /// Frames in the arena, frame 0 included.
@@ -40,13 +42,13 @@ impl Arena {
 
     /// Frames currently free.
     pub fn free_frames(&self) -> usize {
-        self.free.borrow().len()
+        self.free.lock().len()
     }
 
     /// A window onto the arena.
-    pub fn window(self: &Rc<Self>) -> DirectMap {
+    pub fn window(self: &Arc<Self>) -> DirectMap {
         // SAFETY: frame `f` of the arena lives at `memory + f.addr()`; the memory is never
-        // moved or freed while the `Rc` that owns it lives, and the pmap holds such an `Rc`
+        // moved or freed while the `Arc` that owns it lives, and the pmap holds such an `Arc`
         // (through `SimFrames`) for as long as it holds the window.
         unsafe { DirectMap::new(self.memory.as_ptr() as *mut u8) }
     }
@@ -54,15 +56,15 @@ impl Arena {
 
 /// A frame allocator handle onto an [`Arena`]; cloning it shares the arena.
 #[derive(Clone)]
-pub struct SimFrames(pub Rc<Arena>);
+pub struct SimFrames(pub Arc<Arena>);
 
 impl FrameAllocator for SimFrames {
     fn allocate_frame(&self) -> Option<Frame> {
-        self.0.free.borrow_mut().pop()
+        self.0.free.lock().pop()
     }
 
     fn deallocate_frame(&self, frame: Frame) {
-        let mut free = self.0.free.borrow_mut();
+        let mut free = self.0.free.lock();
         assert!((1..self.0.len() as u64).contains(&frame.number()), "{frame:?} is not in the arena");
         debug_assert!(!free.contains(&frame), "{frame:?} freed twice");
         free.push(frame);

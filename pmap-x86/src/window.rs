@@ -73,6 +73,10 @@ impl PhysMemory for DirectMap {
         // SAFETY: as in `read`.
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.frame_ptr(frame).add(offset), data.len()) };
     }
+
+    fn zero(&self, frame: Frame) {
+        DirectMap::zero(self, frame);
+    }
 }
 
 impl DirectMap {

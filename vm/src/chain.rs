@@ -48,9 +48,9 @@ impl<M: Machine> Vm<M> {
     /// Frees an unreferenced object's pages; returns its backing object, which loses a
     /// reference.
     fn free_object(&mut self, id: ObjectId, flush: &mut TlbFlush) -> Option<ObjectId> {
-        let object = self.objects.remove(id.0).expect("a live object");
+        let mut object = self.objects.remove(id.0).expect("a live object");
         debug_assert!(object.children.is_empty(), "children hold references");
-        for frame in object.pages.into_values() {
+        for frame in object.pages.take().into_values() {
             self.free_frame(frame, flush);
         }
         let (backing, _) = object.shadow?;
@@ -60,14 +60,14 @@ impl<M: Machine> Vm<M> {
 
     /// Merges `id`, referenced only by its one shadow child, into that child.
     fn collapse(&mut self, id: ObjectId, flush: &mut TlbFlush) {
-        let object = self.objects.remove(id.0).expect("a live object");
+        let mut object = self.objects.remove(id.0).expect("a live object");
         let child = object.children[0];
         let (_, offset) = self.object(child).shadow.expect("a child shadows its parent");
-        for (index, frame) in object.pages {
+        for (index, frame) in object.pages.take() {
             let target = index.checked_sub(offset).filter(|&i| i < self.object(child).size);
             match target {
-                Some(i) if !self.object(child).pages.contains_key(&i) => {
-                    self.object_mut(child).pages.insert(i, frame);
+                Some(i) if self.object(child).pages.get(i).is_none() => {
+                    self.object_mut(child).pages.map().insert(i, frame);
                 }
                 _ => self.free_frame(frame, flush),
             }
@@ -79,9 +79,9 @@ impl<M: Machine> Vm<M> {
             debug_assert_eq!(self.object(grand).children[slot], id, "child slot");
             self.object_mut(grand).children[slot] = child;
             self.object_mut(child).child_slot = slot;
-            self.counters.child_list_visits += 1;
+            self.counters.child_list_visits.add(1);
         }
-        self.counters.collapses += 1;
+        self.counters.collapses.add(1);
     }
 
     /// Lets shadow `id` skip its backing object if that object has nothing left to give it.
@@ -103,7 +103,7 @@ impl<M: Machine> Vm<M> {
         } else {
             self.object_mut(id).shadow = None;
         }
-        self.counters.bypasses += 1;
+        self.counters.bypasses.add(1);
         self.release_into(backing, flush);
     }
 
@@ -113,7 +113,7 @@ impl<M: Machine> Vm<M> {
         let slot = children.len();
         children.push(child);
         self.object_mut(child).child_slot = slot;
-        self.counters.child_list_visits += 1;
+        self.counters.child_list_visits.add(1);
     }
 
     /// Removes the child at `slot` from the shadows of `backing`: the last child moves into
@@ -122,10 +122,10 @@ impl<M: Machine> Vm<M> {
         let children = &mut self.object_mut(backing).children;
         children.swap_remove(slot);
         let moved = children.get(slot).copied();
-        self.counters.child_list_visits += 1;
+        self.counters.child_list_visits.add(1);
         if let Some(moved) = moved {
             self.object_mut(moved).child_slot = slot;
-            self.counters.child_list_visits += 1;
+            self.counters.child_list_visits.add(1);
         }
     }
 
@@ -135,7 +135,7 @@ impl<M: Machine> Vm<M> {
         let (mut object, mut index, mut depth) = (id, index, 0);
         loop {
             let o = self.object(object);
-            if let Some(&frame) = o.pages.get(&index) {
+            if let Some(frame) = o.pages.get(index) {
                 return Some((object, frame, depth));
             }
             let (backing, offset) = o.shadow?;
@@ -152,7 +152,7 @@ impl<M: Machine> Vm<M> {
         let (mut object, mut shift) = (Some(top), first);
         while let Some(id) = object {
             let o = self.object(id);
-            for (&index, &frame) in o.pages.range(shift..shift.saturating_add(pages)) {
+            for (&index, &frame) in o.pages.lock().range(shift..shift.saturating_add(pages)) {
                 found.entry(index - shift).or_insert(frame);
             }
             object = o.shadow.map(|(backing, offset)| {

@@ -33,10 +33,10 @@ impl FrameAccounts {
 impl<M: Machine> Vm<M> {
     /// The frame accounts.
     pub fn frame_accounts(&self) -> FrameAccounts {
-        let pmap = self.pmap.counts();
+        let pmap = self.pmap.lock().counts();
         FrameAccounts {
             free: self.frames.free_frames(),
-            resident: self.resident,
+            resident: self.resident.get(),
             wired: pmap.wired,
             page_tables: pmap.table_frames,
             zero_page: u64::from(self.zero_frame.is_some()),
@@ -69,13 +69,14 @@ impl<M: Machine> Vm<M> {
             assert_eq!(listed, found, "{id:?}: children list");
             let expected = refs.get(&id).copied().unwrap_or(0) + found.len() as u32 + self.external_refs(id);
             assert_eq!(object.refs, expected, "{id:?}: reference count");
-            assert!(object.pages.keys().all(|&i| i < object.size), "{id:?}: page beyond its size");
-            for frame in object.pages.values() {
+            let pages = object.pages.lock();
+            assert!(pages.keys().all(|&i| i < object.size), "{id:?}: page beyond its size");
+            for frame in pages.values() {
                 assert!(frames.insert(*frame), "{frame:?} in two objects");
             }
-            resident += object.pages.len() as u64;
+            resident += pages.len() as u64;
         }
-        assert_eq!(resident, self.resident, "resident page count");
+        assert_eq!(resident, self.resident.get(), "resident page count");
         for (_, named) in self.named.iter() {
             let object = self.object(named.object);
             assert!(named.offset + named.size <= object.size, "named entry beyond its object");
@@ -141,7 +142,7 @@ impl<M: Machine> Vm<M> {
         for e in map.entries() {
             for index in self.pages_with_data(e) {
                 let addr = e.start + (index - e.offset) * PAGE_SIZE;
-                let Some(t) = self.pmap.extract(map.space, addr).filter(|t| Some(t.frame) != self.zero_frame) else {
+                let Some(t) = self.pmap.lock().extract(map.space, addr).filter(|t| Some(t.frame) != self.zero_frame) else {
                     continue; // unmapped, or the zero page (checked below)
                 };
                 assert!(!e.protection.is_empty(), "{addr:#x} mapped in an entry with no access");
@@ -159,7 +160,7 @@ impl<M: Machine> Vm<M> {
         }
         if let Some(zero) = self.zero_frame {
             let all = crate::PageRange::new(crate::Page::containing(map.min), crate::Page::containing(map.max)).expect("ordered");
-            for (page, t) in self.pmap.translations_in(map.space, all) {
+            for (page, t) in self.pmap.lock().translations_in(map.space, all) {
                 if t.frame != zero {
                     continue;
                 }
@@ -177,7 +178,7 @@ impl<M: Machine> Vm<M> {
                 seen += 1;
             }
         }
-        let counts = self.pmap.space_counts(map.space);
+        let counts = self.pmap.lock().space_counts(map.space);
         assert_eq!(counts.resident, seen, "translations outside the pages of the map's entries");
         assert_eq!(counts.wired, wired, "wired translations");
     }
@@ -199,7 +200,7 @@ impl<M: Machine> Vm<M> {
         while let Some(id) = object {
             let o = self.object(id);
             let from = first + shift;
-            for (&index, _) in o.pages.range(from..from.saturating_add(pages)) {
+            for (&index, _) in o.pages.lock().range(from..from.saturating_add(pages)) {
                 found.insert(index - shift);
             }
             object = o.shadow.map(|(backing, offset)| {

@@ -41,7 +41,7 @@
 //! [`FrameAllocator`]: pmap::FrameAllocator
 //! [`PhysMemory`]: pmap::PhysMemory
 
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, loom)), no_std)]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -60,6 +60,7 @@ mod ops;
 pub mod pmap;
 pub mod prot;
 mod slab;
+pub mod sync;
 mod system;
 mod types;
 

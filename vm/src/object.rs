@@ -17,9 +17,10 @@
 //! - every page index is below `size`;
 //! - a frame belongs to at most one object.
 
+use crate::addr::Frame;
+use crate::sync::{Lock, LockGuard};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use crate::addr::Frame;
 
 /// The longest shadow chain (objects from an entry's object down to the last backing object,
 /// counted as [`Vm::chain_length`](crate::Vm::chain_length) does) that can exist.
@@ -35,11 +36,52 @@ pub const MAX_CHAIN_LENGTH: usize = 32;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId(pub u32);
 
+/// Resident pages, by page index within an object.
+///
+/// Behind a lock: the faults that run side by side under a shared VM lock
+/// ([`Vm::fault_shared`](crate::Vm::fault_shared)) look pages up and insert them
+/// ([`Pages::lock`]); code holding the VM exclusively uses [`Pages::map`], which does not
+/// lock.
+#[derive(Debug, Default)]
+pub struct Pages(Lock<BTreeMap<u64, Frame>>);
+
+impl Pages {
+    /// The pages, through exclusive access.
+    pub fn map(&mut self) -> &mut BTreeMap<u64, Frame> {
+        self.0.get_mut()
+    }
+
+    /// The pages, locked.
+    pub fn lock(&self) -> LockGuard<'_, BTreeMap<u64, Frame>> {
+        self.0.lock()
+    }
+
+    /// The frame at `index`, if resident.
+    pub fn get(&self, index: u64) -> Option<Frame> {
+        self.lock().get(&index).copied()
+    }
+
+    /// Resident pages.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no page is resident.
+    pub fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
+    /// Takes every page out.
+    pub fn take(&mut self) -> BTreeMap<u64, Frame> {
+        core::mem::take(self.map())
+    }
+}
+
 /// An anonymous memory object.
 #[derive(Debug)]
 pub struct VmObject {
     /// Resident pages, by page index within the object.
-    pub pages: BTreeMap<u64, Frame>,
+    pub pages: Pages,
     /// The backing object and the page offset of this object's page 0 in it.
     pub shadow: Option<(ObjectId, u64)>,
     /// Size in pages.
@@ -61,7 +103,7 @@ pub struct VmObject {
 impl VmObject {
     /// An empty zero-fill object of `size` pages with one reference.
     pub fn new(size: u64) -> Self {
-        Self { pages: BTreeMap::new(), shadow: None, size, refs: 1, children: Vec::new(), child_slot: 0, frozen: false }
+        Self { pages: Pages::default(), shadow: None, size, refs: 1, children: Vec::new(), child_slot: 0, frozen: false }
     }
 
     /// A shadow of `backing` at `offset`, of `size` pages, with one reference.
@@ -77,6 +119,6 @@ impl VmObject {
 
     /// Whether the object has a resident page in `[start, start + count)`.
     pub fn has_pages_in(&self, start: u64, count: u64) -> bool {
-        self.pages.range(start..start.saturating_add(count)).next().is_some()
+        self.pages.lock().range(start..start.saturating_add(count)).next().is_some()
     }
 }

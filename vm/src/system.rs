@@ -12,6 +12,7 @@ use crate::map::VmMap;
 use crate::object::{ObjectId, VmObject};
 use crate::pmap::{FrameAllocator, PhysMemory, Pmap, SpaceId, TlbFlush};
 use crate::slab::Slab;
+use crate::sync::{Counter, Lock};
 use crate::{Frame, VmError};
 
 /// What the VM layer needs from the machine and the kernel.
@@ -56,9 +57,24 @@ pub struct VmCounters {
     pub child_list_visits: u64,
 }
 
+/// Event counters as the VM keeps them: bumped by faults running side by side.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub faults: Counter,
+    pub zero_fill: Counter,
+    pub cow_faults: Counter,
+    pub pages_copied: Counter,
+    pub collapses: Counter,
+    pub bypasses: Counter,
+    pub zero_page_maps: Counter,
+    pub piece_visits: Counter,
+    pub child_list_visits: Counter,
+}
+
 /// The VM system.
 pub struct Vm<M: Machine> {
-    pub(crate) pmap: M::Pmap,
+    /// The pmap, locked by the faults that run side by side ([`Vm::fault_shared`]).
+    pub(crate) pmap: Lock<M::Pmap>,
     pub(crate) frames: M::Frames,
     pub(crate) phys: M::Phys,
     pub(crate) maps: Slab<VmMap>,
@@ -68,41 +84,47 @@ pub struct Vm<M: Machine> {
     /// Copy objects, each holding references to the objects of its pieces.
     pub(crate) copies: Slab<crate::copy::VmMapCopy>,
     /// Frames held in objects.
-    pub(crate) resident: u64,
+    pub(crate) resident: Counter,
     /// The most entries one map may hold.
     pub(crate) entry_limit: usize,
     /// The shared zero page, mapped read-only for reads of pages nothing holds (taken at
     /// start-up by `reserve_zero_page`, or else on first use; kept for good).
     pub(crate) zero_frame: Option<Frame>,
-    pub(crate) counters: VmCounters,
+    pub(crate) counters: Counters,
 }
 
 impl<M: Machine> Vm<M> {
     /// A VM system over these parts.
     pub fn new(pmap: M::Pmap, frames: M::Frames, phys: M::Phys) -> Self {
         Self {
-            pmap,
+            pmap: Lock::new(pmap),
             frames,
             phys,
             maps: Slab::default(),
             objects: Slab::default(),
             named: Slab::default(),
             copies: Slab::default(),
-            resident: 0,
+            resident: Counter::default(),
             entry_limit: DEFAULT_ENTRY_LIMIT,
             zero_frame: None,
-            counters: VmCounters::default(),
+            counters: Counters::default(),
         }
     }
 
-    /// The pmap.
-    pub fn pmap(&self) -> &M::Pmap {
-        &self.pmap
+    /// The pmap, locked (to read it).
+    pub fn pmap(&self) -> crate::sync::LockGuard<'_, M::Pmap> {
+        self.pmap.lock()
     }
 
-    /// The pmap, mutably (to activate a space, say).
+    /// Runs `f` on the pmap, locked: for callers that share the VM (activating a space from
+    /// a scheduler, say).
+    pub fn with_pmap<R>(&self, f: impl FnOnce(&mut M::Pmap) -> R) -> R {
+        f(&mut self.pmap.lock())
+    }
+
+    /// The pmap, mutably, through exclusive access to the VM.
     pub fn pmap_mut(&mut self) -> &mut M::Pmap {
-        &mut self.pmap
+        self.pmap.get_mut()
     }
 
     /// Byte access to physical memory.
@@ -117,7 +139,18 @@ impl<M: Machine> Vm<M> {
 
     /// Event counters.
     pub fn counters(&self) -> VmCounters {
-        self.counters
+        let c = &self.counters;
+        VmCounters {
+            faults: c.faults.get(),
+            zero_fill: c.zero_fill.get(),
+            cow_faults: c.cow_faults.get(),
+            pages_copied: c.pages_copied.get(),
+            collapses: c.collapses.get(),
+            bypasses: c.bypasses.get(),
+            zero_page_maps: c.zero_page_maps.get(),
+            piece_visits: c.piece_visits.get(),
+            child_list_visits: c.child_list_visits.get(),
+        }
     }
 
     /// Sets the most entries one map may hold. A kernel sizes it so that its heap can hold
@@ -151,7 +184,7 @@ impl<M: Machine> Vm<M> {
 
     /// Frames held by objects (resident pages).
     pub fn resident_pages(&self) -> u64 {
-        self.resident
+        self.resident.get()
     }
 
     /// A new empty map over `[min, max)`.
@@ -160,7 +193,7 @@ impl<M: Machine> Vm<M> {
     ///
     /// [`VmError::OutOfMemory`] if the pmap has no frame for the address space.
     pub fn create_map(&mut self, min: u64, max: u64) -> Result<MapId, VmError> {
-        let space = self.pmap.create().map_err(|_| VmError::OutOfMemory)?;
+        let space = self.pmap.get_mut().create().map_err(|_| VmError::OutOfMemory)?;
         Ok(MapId(self.maps.insert(VmMap::new(space, min, max))))
     }
 
@@ -201,14 +234,14 @@ impl<M: Machine> Vm<M> {
 
     /// Applies `flush` through the pmap.
     pub(crate) fn apply(&mut self, flush: TlbFlush) {
-        self.pmap.flush(flush);
+        self.pmap.get_mut().flush(flush);
     }
 
     /// Removes every mapping of `frame` and frees it once the TLB is clean.
     pub(crate) fn free_frame(&mut self, frame: Frame, flush: &mut TlbFlush) {
-        flush.merge(self.pmap.page_protect(frame, crate::Prot::NONE));
+        flush.merge(self.pmap.get_mut().page_protect(frame, crate::Prot::NONE));
         flush.release_after(frame);
-        self.resident -= 1;
+        self.resident.sub(1);
     }
 
     /// Destroys map `id`: every entry is removed and the address space released. The space
@@ -219,7 +252,7 @@ impl<M: Machine> Vm<M> {
     /// one.
     pub fn destroy_map(&mut self, id: MapId) {
         let map = self.maps.remove(id.0).expect("a live map");
-        let flush = self.pmap.destroy(map.space);
+        let flush = self.pmap.get_mut().destroy(map.space);
         self.apply(flush);
         let mut flush = TlbFlush::new();
         for object in map.entries.into_values().filter_map(|e| e.object) {

@@ -181,9 +181,9 @@ fn an_overwrite_of_wired_memory_writes_it_in_place() {
     let copy = f.vm.copyin(a, src, 4 * PAGE_SIZE, KEEP).unwrap();
     let (s, e) = pages_from(dst, 4);
     f.vm.wire(a, s, e, Prot::DEFAULT).unwrap();
-    let frame = vm::pmap::Pmap::extract(f.vm.pmap(), f.vm.space(a), dst).unwrap().frame;
+    let frame = vm::pmap::Pmap::extract(&*f.vm.pmap(), f.vm.space(a), dst).unwrap().frame;
     f.vm.copy_overwrite(a, dst, copy).unwrap();
-    let after = vm::pmap::Pmap::extract(f.vm.pmap(), f.vm.space(a), dst).unwrap();
+    let after = vm::pmap::Pmap::extract(&*f.vm.pmap(), f.vm.space(a), dst).unwrap();
     assert_eq!((after.frame, after.wiring), (frame, vm::pmap::Wiring::Wired), "same wired frame");
     assert_eq!(bytes(&mut f, a, dst + PAGE_SIZE, 1), [2]);
     f.check(&[a]);

@@ -29,6 +29,7 @@
 //! the reserve, so frames the VM has counted stay available to it for the rest of the
 //! operation.
 
+pub mod cache;
 pub mod frames;
 pub mod heap;
 pub mod kstack;
@@ -217,18 +218,27 @@ fn with_frames<R>(f: impl FnOnce(&mut Frames) -> R) -> R {
 }
 
 /// Allocates one physical frame for the VM side (tasks' memory, page tables, kernel stacks);
-/// `None` when no more than the floor are free (see the module documentation).
+/// `None` when no more than the floor are free (see the module documentation). Through the
+/// running processor's cache ([`cache`]).
 pub fn allocate_frame() -> Option<PhysFrame> {
-    with_frames(|f| if f.budget.available(f.allocator.free_frames()) == 0 { None } else { f.allocator.allocate() })
+    cache::allocate(|push, wanted| {
+        with_frames(|f| {
+            let grant = f.budget.available(f.allocator.free_frames()).min(wanted as u64);
+            for _ in 0..grant {
+                push(f.allocator.allocate().expect("the budget counts free frames"));
+            }
+        })
+    })
 }
 
-/// Returns a frame obtained from [`allocate_frame`].
+/// Returns a frame obtained from [`allocate_frame`] (to the running processor's cache).
 ///
 /// # Panics
 ///
-/// On a double free (see [`FrameAllocator::deallocate`]).
+/// On a double free (see [`FrameAllocator::deallocate`]), when the frame reaches the
+/// allocator.
 pub fn deallocate_frame(frame: PhysFrame) {
-    with_frames(|f| f.allocator.deallocate(frame));
+    cache::deallocate(frame, |spilled| with_frames(|f| spilled.for_each(|frame| f.allocator.deallocate(frame))));
 }
 
 /// Frames [`deallocate_frames`] returns under one hold of the lock: few enough that
@@ -264,6 +274,11 @@ fn allocate_heap_frame() -> Option<PhysFrame> {
         let frame = f.allocator.allocate()?;
         f.budget.heap_took();
         Some(frame)
+    });
+    let frame = frame.or_else(|| {
+        let frame = cache::steal()?;
+        with_frames(|f| f.budget.heap_took());
+        Some(frame)
     })?;
     // SAFETY: the frame was just allocated, so nothing else uses it; it is mapped writable
     // through the direct map.
@@ -291,23 +306,24 @@ pub fn fault_starts() {
     with_frames(|f| f.budget.fault_starts());
 }
 
-/// Frames the VM side may take now.
+/// Frames the VM side may take now (the processors' caches included).
 pub fn available_frames() -> u64 {
-    with_frames(|f| f.budget.available(f.allocator.free_frames()))
+    with_frames(|f| f.budget.available(f.allocator.free_frames())) + cache::cached()
 }
 
-/// Frames free in the allocator (the heap may take all of them).
+/// Frames free in the allocator and the processors' caches (the heap may take all of them).
 pub fn pool_frames() -> u64 {
-    POOL.load(Ordering::Relaxed)
+    POOL.load(Ordering::Relaxed) + cache::cached()
 }
 
 /// The current physical memory counters.
 pub fn stats() -> MemoryStats {
     let metadata = &layout().metadata;
+    let cached = cache::cached();
     with_frames(|f| MemoryStats {
         usable_frames: f.allocator.usable_frames(),
-        free_frames: f.budget.available(f.allocator.free_frames()),
-        pool_frames: f.allocator.free_frames(),
+        free_frames: f.budget.available(f.allocator.free_frames()) + cached,
+        pool_frames: f.allocator.free_frames() + cached,
         heap_frames: f.budget.heap_frames(),
         metadata_frames: (metadata.end - metadata.start) / FRAME_SIZE,
     })

@@ -368,12 +368,21 @@ pub fn unpin_maps() {
     }
 }
 
-/// Resolves a page fault at `addr` in the current task's map. Returns the outcome, or `None`
-/// when no task is running. A fault may take frames down to half the heap's reserve
+/// Resolves a page fault at `addr` in the current task's map: with the VM shared when the
+/// fault is one of the common cases (`Vm::fault_shared`, side by side with faults on other
+/// processors), else with it exclusive. Returns the outcome, or `None` when no task is
+/// running. A fault may take frames down to half the heap's reserve
 /// (`memory::fault_starts`), as its gate allows (`limits::heap_allows_fault`).
 pub fn fault_current(addr: u64, access: Access) -> Option<FaultOutcome> {
     let task = sched::current_task()?;
     let map = map_of(task)?;
+    {
+        let vm = vm_system::read();
+        crate::memory::fault_starts();
+        if let Some(outcome) = vm.fault_shared(map, addr, access) {
+            return Some(outcome);
+        }
+    }
     let mut vm = vm_system::lock();
     crate::memory::fault_starts();
     Some(vm.fault(map, addr, access))

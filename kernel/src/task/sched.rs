@@ -246,7 +246,12 @@ fn scheduler_loop(returns_when_done: bool) {
         debug_assert_kernel_flags();
         interrupts::disable();
         match pick(cpu.index) {
-            Some(picked) => run_thread(cpu, picked),
+            Some(picked) => {
+                // The loop's own work (loading address spaces, freeing threads) runs with
+                // interrupts on, as VM operations do.
+                interrupts::enable();
+                run_thread(cpu, picked);
+            }
             None if returns_when_done && thread_count() == 0 => return,
             // Halt until an interrupt (the timer, or a wake-up); `pick` marked this processor
             // idle under the lock, so a thread queued since has sent the interrupt, which
@@ -287,7 +292,7 @@ fn pick(cpu: usize) -> Option<Picked> {
 /// Switches to `picked` on this processor (unless it is dead or its task has no map), and
 /// settles it once it switches back.
 fn run_thread(cpu: &'static percpu::Cpu, picked: Picked) {
-    let space = super::map_of(picked.task).map(|map| crate::vm_system::lock().space(map));
+    let space = super::map_of(picked.task).map(|map| crate::vm_system::read().space(map));
     let dead = {
         let mut sched = SCHED.lock();
         let thread = sched.threads.get_mut(&picked.id).expect("a picked thread exists");
@@ -299,7 +304,7 @@ fn run_thread(cpu: &'static percpu::Cpu, picked: Picked) {
     };
     if let (Some(space), false) = (space, dead) {
         cpu.set_kernel_stack(picked.top);
-        vm::pmap::Pmap::activate(&mut *crate::pmap::lock(), space);
+        crate::pmap::with_shared(|pmap| vm::pmap::Pmap::activate(pmap, space));
         interrupts::disable();
         // SAFETY: the thread's boxed FPU state lives until its loop frees the thread, after
         // this switch; nothing else uses it while the thread runs on this processor.
@@ -318,6 +323,7 @@ fn run_thread(cpu: &'static percpu::Cpu, picked: Picked) {
         crate::ledger::set_current(crate::ledger::KERNEL);
         // SAFETY: as above; the thread has switched back, its registers are live.
         unsafe { (*picked.fpu).save() };
+        interrupts::enable();
     }
     finish(cpu.index, picked.id);
 }
@@ -326,7 +332,7 @@ fn run_thread(cpu: &'static percpu::Cpu, picked: Picked) {
 /// still runnable, free it if it is dead, and release its task's map if it was the task's
 /// last thread.
 fn finish(cpu: usize, id: ThreadId) {
-    crate::pmap::lock().deactivate();
+    crate::pmap::with_shared(|pmap| pmap.deactivate());
     // A thread that ended inside a system call left its pins here.
     super::unpin_maps();
     let dead = {

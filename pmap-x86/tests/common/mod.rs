@@ -4,7 +4,7 @@
 
 use pmap_x86::sim::{Arena, SimFrames, SimMmu};
 use pmap_x86::X86Pmap;
-use std::rc::Rc;
+use std::sync::Arc;
 use vm::pmap::{FrameAllocator, Pmap, SpaceId, TlbFlush};
 use vm::Frame;
 
@@ -16,7 +16,7 @@ pub const ARENA_FRAMES: usize = 1024;
 pub const DATA_FRAMES: usize = 32;
 
 pub struct Fixture {
-    pub arena: Rc<Arena>,
+    pub arena: Arc<Arena>,
     pub pmap: SimPmap,
     pub kernel_root: Frame,
     pub data: Vec<Frame>,

@@ -123,7 +123,7 @@ impl<M: Machine> Vm<M> {
         for target in &targets {
             self.map_mut(map).entries.remove(&target.start);
             let range = PageRange::new(Page::containing(target.start), Page::containing(target.end)).expect("ordered");
-            flush.merge(self.pmap.remove(space, range));
+            flush.merge(self.pmap.get_mut().remove(space, range));
         }
         self.apply(flush);
         // Targets and pieces both run in address order: one pass over each.
@@ -137,7 +137,7 @@ impl<M: Machine> Vm<M> {
                 self.release(object);
             }
         }
-        self.counters.piece_visits += cursor.visits();
+        self.counters.piece_visits.add(cursor.visits());
         self.release_copy(copy);
         self.simplify(map, addr, end);
     }
@@ -179,7 +179,7 @@ impl<M: Machine> Vm<M> {
                     written = self.write_bytes(map, addr + at, &page[in_page..in_page + chunk]);
                     at += chunk as u64;
                 }
-                self.counters.piece_visits += cursor.visits();
+                self.counters.piece_visits.add(cursor.visits());
                 written
             }
         }

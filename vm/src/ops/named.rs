@@ -77,8 +77,8 @@ impl<M: Machine> Vm<M> {
         object.frozen = true;
         for (i, frame) in pool.into_iter().enumerate() {
             self.fill_page(frame, (first + i as u64) * PAGE_SIZE, at, data);
-            object.pages.insert(first + i as u64, frame);
-            self.resident += 1;
+            object.pages.map().insert(first + i as u64, frame);
+            self.resident.add(1);
         }
         let object = self.new_object(object);
         Ok(NamedId(self.named.insert(NamedEntry { object, offset: 0, size: pages, protection })))
@@ -88,7 +88,7 @@ impl<M: Machine> Vm<M> {
     /// bytes from `at`) that falls in it.
     fn fill_page(&mut self, frame: Frame, page_start: u64, at: u64, data: &[u8]) {
         use crate::pmap::{PhysMemory, Pmap};
-        self.pmap.zero_page(frame);
+        self.pmap.get_mut().zero_page(frame);
         let from = at.max(page_start);
         let to = (at + data.len() as u64).min(page_start + PAGE_SIZE);
         if from < to {

@@ -84,7 +84,7 @@ impl<M: Machine> Vm<M> {
                 continue;
             }
             let (from, to) = (e.object_index(e.start.max(start)), e.object_index(e.end.min(end) - PAGE_SIZE) + 1);
-            needed -= o.pages.range(from..to).count() as u64;
+            needed -= o.pages.lock().range(from..to).count() as u64;
         }
         needed
     }
@@ -99,7 +99,7 @@ impl<M: Machine> Vm<M> {
             entry.user_wired_count = u16::try_from(count).expect("checked against MAX_WIRE_COUNT");
             if !entry.is_wired() {
                 let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
-                self.pmap.unwire(space, range);
+                self.pmap.get_mut().unwire(space, range);
             }
         }
     }

@@ -7,7 +7,7 @@ pub mod review;
 
 use pmap_x86::sim::{Arena, SimFrames, SimMmu};
 use pmap_x86::{DirectMap, X86Pmap};
-use std::rc::Rc;
+use std::sync::Arc;
 use vm::pmap::{FrameAllocator, PhysMemory};
 use vm::{Access, FaultOutcome, Machine, MapId, Page, Vm, PAGE_SIZE};
 
@@ -26,7 +26,7 @@ pub const MIN: u64 = 0x1000;
 pub const MAX: u64 = 0x0000_7fff_ffff_f000;
 
 pub struct Fixture {
-    pub arena: Rc<Arena>,
+    pub arena: Arc<Arena>,
     pub vm: SimVm,
     /// Free frames right after set-up (kernel root taken).
     pub baseline: u64,
@@ -42,7 +42,7 @@ impl Fixture {
     /// A new VM system on frames of `arena` (which may have served earlier ones: frames are
     /// not zeroed), with `kernel_root` as the kernel's root table; the baseline is what is
     /// free now.
-    pub fn on_arena(arena: Rc<Arena>, kernel_root: vm::Frame) -> Self {
+    pub fn on_arena(arena: Arc<Arena>, kernel_root: vm::Frame) -> Self {
         let sim = SimFrames(arena.clone());
         let pmap = X86Pmap::new(arena.window(), sim.clone(), SimMmu::default(), kernel_root, arena.len() as u64);
         let vm = Vm::new(pmap, sim.clone(), arena.window());
@@ -73,12 +73,17 @@ impl Fixture {
     fn translate(&mut self, map: MapId, addr: u64, access: Access) -> Result<vm::Frame, FaultOutcome> {
         let space = self.vm.space(map);
         for _ in 0..2 {
-            let allowed = vm::pmap::Pmap::extract(self.vm.pmap(), space, addr)
+            let allowed = vm::pmap::Pmap::extract(&*self.vm.pmap(), space, addr)
                 .filter(|t| t.prot.contains(access.needs()));
             if let Some(t) = allowed {
                 return Ok(t.frame);
             }
-            match self.vm.fault(map, addr, access) {
+            // As a kernel does: with the VM shared first, exclusive if that path declines.
+            let outcome = match self.vm.fault_shared(map, addr, access) {
+                Some(outcome) => outcome,
+                None => self.vm.fault(map, addr, access),
+            };
+            match outcome {
                 FaultOutcome::Resolved => {}
                 other => return Err(other),
             }

@@ -16,7 +16,7 @@ use crate::common::{Fixture, MAX, MIN};
 use input::{decode, Op, Sequence};
 use pmap_x86::sim::{Arena, SimFrames};
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 use vm::pmap::{FrameAllocator, Pmap};
 use vm::{Access, CopyId, FaultOutcome, Frame, MapId, NamedId, NewMemory, Placement, Prot, VmError, PAGE_SIZE};
 
@@ -36,7 +36,7 @@ thread_local! {
     /// One arena per thread (8 MiB), reused by every run (a fresh one per run would cost more
     /// than the run), with the frame that serves as the kernel's root table and the arena's
     /// free count after taking it.
-    static ARENA: RefCell<Option<(Rc<Arena>, Frame, u64)>> = const { RefCell::new(None) };
+    static ARENA: RefCell<Option<(Arc<Arena>, Frame, u64)>> = const { RefCell::new(None) };
 }
 
 /// Forgets the thread's arena (after a run that panicked half way, which leaves it in an

@@ -1,0 +1,137 @@
+//! Faults that run side by side: the common cases of the fault handler, with the VM shared.
+//!
+//! A kernel holds its VM lock shared for these (many processors at once, in one map or in
+//! several) and exclusively for everything that changes a map or an object's structure.
+//! Here only pages are added to objects and translations to the pmap, each under its own
+//! lock:
+//!
+//! ```text
+//!  lock order:  VM (shared) → the top object's pages → the pmap → the frame allocator
+//!               (a lower object's pages are locked only to look a page up, never together
+//!               with another object's)
+//! ```
+//!
+//! The cases handled (anything else returns `None`, and the kernel retries with the VM
+//! exclusive, where [`Vm::fault`] starts over from the map):
+//! - the page is in the entry's object: map it;
+//! - a read of a page in an object below: map it read-only (still shared);
+//! - a read of a page nothing holds, in private memory: map the shared zero page;
+//! - a page nothing holds, in an object with no backing object: zero a fresh frame (outside
+//!   every lock), then insert it into the object, unless another fault inserted that page
+//!   meanwhile (then the fresh frame goes back and that page is mapped).
+//!
+//! The decision and the pmap update happen under the top object's page lock, so two faults
+//! on one page are ordered: a zero-page translation never replaces the page a write
+//! inserted. Left to the exclusive path: entries with no object yet, writes to needs-copy
+//! entries, writes of pages missing from an object with a backing object (a copy-on-write
+//! copy, or a zero fill that may let the object bypass its backing object), wiring.
+
+use crate::map::MapEntry;
+use crate::object::ObjectId;
+use crate::pmap::{FrameAllocator, PhysMemory, Pmap, SpaceId, Wiring};
+use crate::system::{MapId, Machine, Vm};
+use crate::types::Access;
+use crate::{FaultOutcome, Frame, Page, Prot};
+
+/// What a shared fault found below the entry's object.
+#[derive(Clone, Copy)]
+enum Below {
+    /// Nothing: the page is nowhere in the chain.
+    Nothing,
+    /// A page in an object below the top one.
+    Page(Frame),
+}
+
+impl<M: Machine> Vm<M> {
+    /// Resolves a fault at `addr` in `map` for `access` with the VM shared, if it is one of
+    /// the cases this path handles (module docs); `None` when it needs the VM exclusive.
+    pub fn fault_shared(&self, map: MapId, addr: u64, access: Access) -> Option<FaultOutcome> {
+        let m = self.maps.get(map.0)?;
+        let entry = match m.lookup(addr) {
+            None => return Some(FaultOutcome::InvalidAddress),
+            Some(e) if !e.protection.contains(access.needs()) => return Some(FaultOutcome::ProtectionFailure),
+            Some(e) => e,
+        };
+        let top = entry.object?;
+        let write = access == Access::Write;
+        if write && entry.needs_copy {
+            return None;
+        }
+        let index = entry.object_index(addr);
+        let below = match self.object(top).shadow {
+            Some((backing, offset)) => self.find_page(backing, index + offset).map_or(Below::Nothing, |(_, f, _)| Below::Page(f)),
+            None => Below::Nothing,
+        };
+        let in_top = self.object(top).pages.get(index).is_some();
+        // A write of a page the top object lacks, in front of a backing object: a copy up, or
+        // a zero fill after which the top object may hide its backing object (bypass): both
+        // change the chain.
+        if write && !in_top && self.object(top).shadow.is_some() {
+            return None;
+        }
+        let zero_page_read = !write && !entry.is_wired() && !entry.is_shared;
+        if zero_page_read && self.zero_frame.is_none() {
+            // The zero page is taken on first use, which changes the VM.
+            return None;
+        }
+        let fresh = match below {
+            Below::Nothing if !in_top && !zero_page_read => Some(self.fresh_zeroed_frame()?),
+            _ => None,
+        };
+        Some(self.settle(m.space, entry, addr, top, below, fresh))
+    }
+
+    /// A frame filled with zeroes (outside every lock), or `None` if none is free: the
+    /// exclusive path then reports the shortage.
+    fn fresh_zeroed_frame(&self) -> Option<Frame> {
+        let frame = self.frames.allocate_frame()?;
+        self.phys.zero(frame);
+        Some(frame)
+    }
+
+    /// Under the top object's page lock: decides what `addr` maps (the top object's page, a
+    /// page below, the zero page or `fresh`, inserted) and enters it.
+    fn settle(&self, space: SpaceId, entry: &MapEntry, addr: u64, top: ObjectId, below: Below, fresh: Option<Frame>) -> FaultOutcome {
+        let index = entry.object_index(addr);
+        let mut pages = self.object(top).pages.lock();
+        let mut prot = entry.protection;
+        if entry.needs_copy {
+            prot.remove(Prot::WRITE);
+        }
+        let (frame, unused) = match (pages.get(&index).copied(), below, fresh) {
+            (Some(frame), _, fresh) => (frame, fresh),
+            (None, Below::Page(frame), fresh) => {
+                prot.remove(Prot::WRITE);
+                (frame, fresh)
+            }
+            (None, Below::Nothing, Some(frame)) => {
+                pages.insert(index, frame);
+                self.resident.add(1);
+                self.counters.zero_fill.add(1);
+                (frame, None)
+            }
+            (None, Below::Nothing, None) => {
+                prot.remove(Prot::WRITE);
+                self.counters.zero_page_maps.add(1);
+                (self.zero_frame.expect("checked by fault_shared"), None)
+            }
+        };
+        let wiring = if entry.is_wired() { Wiring::Wired } else { Wiring::Pageable };
+        let outcome = {
+            let mut pmap = self.pmap.lock();
+            match pmap.enter(space, Page::containing(addr), frame, prot, wiring) {
+                Ok(flush) => {
+                    pmap.flush(flush);
+                    self.counters.faults.add(1);
+                    FaultOutcome::Resolved
+                }
+                Err(_) => FaultOutcome::OutOfMemory,
+            }
+        };
+        drop(pages);
+        if let Some(frame) = unused {
+            self.frames.deallocate_frame(frame);
+        }
+        outcome
+    }
+}

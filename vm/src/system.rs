@@ -2,11 +2,27 @@
 //!
 //! # Locking
 //!
-//! A [`Vm`] is one value; a kernel keeps it behind one lock (the VM lock). Lock order:
-//! **VM lock → pmap (owned by the `Vm`, so taken with it) → frame allocator**. Nothing in this
-//! crate takes a lock of its own; code that must drop the VM lock in the middle of an
-//! operation (to wait, or to copy from user memory) re-checks the map's
-//! [`version`](crate::map::VmMap::version) when it takes the lock again.
+//! A [`Vm`] is one value; a kernel keeps it behind one readers-writer lock (the VM lock):
+//!
+//! - **shared** for page faults: [`Vm::fault_shared`] (`&self`) resolves the common cases,
+//!   with many processors in it at once, in one map or several. Inside, it locks an object's
+//!   resident pages ([`object::Pages`](crate::object::Pages)) and the pmap, each for a short
+//!   section; it returns `None` for the cases that change a map or an object's structure;
+//! - **exclusive** for everything else: every operation taking `&mut self`, [`Vm::fault`]
+//!   included (a kernel calls it when `fault_shared` declined, and it starts over from the
+//!   map, so nothing seen under the shared lock is trusted after it was dropped).
+//!
+//! Lock order: **VM lock → an object's pages → the pmap → the frame allocator**; a lower
+//! object's pages are locked only to look one page up, never with another object's held.
+//! Under the exclusive lock nothing inside is locked (`get_mut`). Code that must drop the VM
+//! lock in the middle of an operation (to wait, or to copy from user memory) re-checks the
+//! map's [`version`](crate::map::VmMap::version) when it takes the lock again.
+//!
+//! The internal locks spin ([`sync`](crate::sync)); a kernel whose TLB shootdowns wait for
+//! other processors' acknowledgements installs a wait hook ([`sync::set_wait_hook`]) that
+//! serves them while it spins. The protocol is model-checked with `loom`
+//! (`tests/loom.rs`): faults racing each other, `protect`, `deallocate`, copies and
+//! copy-on-write.
 
 use crate::map::VmMap;
 use crate::object::{ObjectId, VmObject};

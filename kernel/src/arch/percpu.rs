@@ -38,6 +38,10 @@ pub struct Cpu {
     pub(crate) current: AtomicU32,
     /// The running thread's task (meaningful while `current` is not 0).
     pub(crate) current_task: AtomicU32,
+    /// Set when the task of the thread this processor picked has ended: the thread gives the
+    /// processor up on its way back to ring 3 (`sched::leave_if_ended`), which then needs no
+    /// lock to find out.
+    pub(crate) current_ended: AtomicBool,
     /// The ledger this processor's heap allocations are charged to (`ledger`).
     pub(crate) ledger: AtomicU32,
 }
@@ -76,6 +80,7 @@ pub fn prepare(index: usize, apic_id: u32) -> Result<&'static Cpu, KernelStackEr
         scheduler_rsp: AtomicU64::new(0),
         current: AtomicU32::new(0),
         current_task: AtomicU32::new(0),
+        current_ended: AtomicBool::new(false),
         ledger: AtomicU32::new(0),
     }));
     cpu.this = cpu;

@@ -41,7 +41,7 @@ use bootloader_api::info::MemoryRegionKind;
 use bootloader_api::BootInfo;
 use core::fmt;
 use core::ops::Range;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use frames::FrameAllocator;
 use kalloc::budget::FrameBudget;
 use spin::Once;
@@ -273,11 +273,13 @@ fn allocate_heap_frame() -> Option<PhysFrame> {
     let frame = with_frames(|f| {
         let frame = f.allocator.allocate()?;
         f.budget.heap_took();
+        AT_FAULT_LEVEL.store(false, Ordering::Relaxed);
         Some(frame)
     });
     let frame = frame.or_else(|| {
         let frame = cache::steal()?;
         with_frames(|f| f.budget.heap_took());
+        AT_FAULT_LEVEL.store(false, Ordering::Relaxed);
         Some(frame)
     })?;
     // SAFETY: the frame was just allocated, so nothing else uses it; it is mapped writable
@@ -294,16 +296,30 @@ fn deallocate_heap_frame(frame: PhysFrame) {
     });
 }
 
+/// Whether the budget's ratchet stands at the fault level, untouched since a fault set it:
+/// then [`fault_starts`] has nothing to do and takes no lock (faults on several processors
+/// would otherwise meet at the frame lock on every fault).
+static AT_FAULT_LEVEL: AtomicBool = AtomicBool::new(false);
+
 /// A VM operation starts (the VM lock was taken): the whole reserve stands again, and the
 /// heap's growth until the next call comes out of it.
 pub fn operation_starts() {
-    with_frames(|f| f.budget.operation_starts());
+    with_frames(|f| {
+        f.budget.operation_starts();
+        AT_FAULT_LEVEL.store(false, Ordering::Relaxed);
+    });
 }
 
 /// The VM operation just started is a page fault: the VM side may take frames down to half
 /// the reserve (the fault gate's level, `limits::heap_allows_fault`).
 pub fn fault_starts() {
-    with_frames(|f| f.budget.fault_starts());
+    if AT_FAULT_LEVEL.load(Ordering::Relaxed) {
+        return;
+    }
+    with_frames(|f| {
+        f.budget.fault_starts();
+        AT_FAULT_LEVEL.store(true, Ordering::Relaxed);
+    });
 }
 
 /// Frames the VM side may take now (the processors' caches included).

@@ -154,7 +154,8 @@ fn target_task(name: u64) -> Result<TaskId, kern_return_t> {
 ///
 /// `KERN_INVALID_TASK` if the name is not a handle for a live task.
 fn target_map(name: u64) -> Result<MapId, kern_return_t> {
-    task::pin_map(target_task(name)?).ok_or(KERN_INVALID_TASK)
+    let name = u32::try_from(name).map_err(|_| KERN_INVALID_TASK)?;
+    task::pin_named_map(caller(), name).ok_or(KERN_INVALID_TASK)
 }
 
 /// `mach_task_self()`: the caller's name for itself.

@@ -21,7 +21,10 @@
 
 pub mod handles;
 pub mod loader;
+mod pins;
 pub mod sched;
+
+pub use pins::{pin_map, pin_named_map, unpin_maps};
 
 use crate::arch::exceptions::PageFault;
 use crate::sync::IrqMutex;
@@ -315,57 +318,6 @@ pub fn release_map(id: TaskId) {
         vm_system::lock().destroy_map(map);
     }
     sched::task_finished(id);
-}
-
-/// Pins of maps by the system calls running on each processor: at most this many at once.
-const PINS_PER_CALL: usize = 8;
-
-/// For each processor, the tasks whose maps its running system call has pinned.
-static PINS: [IrqMutex<[Option<TaskId>; PINS_PER_CALL]>; crate::arch::percpu::MAX_CPUS] =
-    [const { IrqMutex::new([None; PINS_PER_CALL]) }; crate::arch::percpu::MAX_CPUS];
-
-/// The map of live task `id`, kept from destruction until the running system call ends
-/// ([`unpin_maps`]): another processor may end the task meanwhile. `None` if the task has
-/// ended or the call holds too many pins.
-///
-/// A system call that pins never blocks, so the pins it takes are released on the processor
-/// that took them.
-pub fn pin_map(id: TaskId) -> Option<MapId> {
-    let cpu = crate::arch::percpu::index();
-    let mut pins = PINS[cpu].lock();
-    let slot = pins.iter_mut().find(|slot| slot.is_none())?;
-    let mut tasks = TASKS.lock();
-    let task = tasks.get_mut(&id)?;
-    let map = task.map?;
-    task.pins += 1;
-    *slot = Some(id);
-    Some(map)
-}
-
-/// Releases the pins the system call that ran on this processor took: a map whose task has
-/// ended since is destroyed by the last.
-pub fn unpin_maps() {
-    let cpu = crate::arch::percpu::index();
-    let taken = core::mem::take(&mut *PINS[cpu].lock());
-    for id in taken.into_iter().flatten() {
-        let doomed = {
-            let mut tasks = TASKS.lock();
-            let Some(task) = tasks.get_mut(&id) else { continue };
-            task.pins -= 1;
-            if task.pins > 0 {
-                continue;
-            }
-            let doomed = task.doomed_map.take();
-            if doomed.is_some() && task.refs == 0 {
-                remove_record(&mut tasks, id);
-            }
-            doomed
-        };
-        if let Some(map) = doomed {
-            vm_system::lock().destroy_map(map);
-            sched::task_finished(id);
-        }
-    }
 }
 
 /// Resolves a page fault at `addr` in the current task's map: with the VM shared when the

@@ -185,6 +185,9 @@ pub fn task_ended(task: TaskId) -> bool {
                     None => free.push(id),
                     Some(cpu) => {
                         exists = true;
+                        if let Some(record) = percpu::get(cpu) {
+                            record.current_ended.store(true, Ordering::Release);
+                        }
                         if cpu != here {
                             interrupt |= 1 << cpu;
                         }
@@ -280,6 +283,11 @@ fn pick(cpu: usize) -> Option<Picked> {
         return None;
     };
     sched.idle &= !(1 << cpu);
+    if let Some(record) = percpu::get(cpu) {
+        // Under the scheduler lock, as `task_ended` sets it: a task that ends from now on
+        // sets it again.
+        record.current_ended.store(false, Ordering::Release);
+    }
     let thread = sched.threads.get_mut(&id).expect("queued threads exist");
     thread.on_cpu = Some(cpu);
     if thread.state == State::Ready {
@@ -374,6 +382,10 @@ pub fn preempt() {
 /// Gives the processor back to its loop if the running thread's task has ended (called on the
 /// way back to ring 3, so that a thread of an ended task never runs there again).
 pub fn leave_if_ended() {
+    let Some(cpu) = percpu::try_current() else { return };
+    if !cpu.current_ended.load(Ordering::Acquire) {
+        return;
+    }
     let Some(id) = current_thread() else { return };
     if SCHED.lock().threads.get(&id).is_some_and(|t| t.state == State::Dead) {
         switch_to_scheduler(|_, _| true);

@@ -74,7 +74,16 @@ extern "C" {
 }
 
 /// The last fault taken by a probe; written by the fault handler, taken by the probe's caller.
-static LAST_FAULT: IrqMutex<Option<PageFault>> = IrqMutex::new(None);
+///
+/// One per processor: a probe and the fault it takes run on one processor (the kernel is not
+/// preempted, and nothing between the fault and the probe's return blocks).
+static LAST_FAULT: [IrqMutex<Option<PageFault>>; super::percpu::MAX_CPUS] =
+    [const { IrqMutex::new(None) }; super::percpu::MAX_CPUS];
+
+/// This processor's slot of [`LAST_FAULT`].
+fn last_fault() -> &'static IrqMutex<Option<PageFault>> {
+    &LAST_FAULT[super::percpu::try_current().map_or(0, |cpu| cpu.index)]
+}
 
 /// If `ip` is a probe instruction, where execution resumes after it faults.
 pub fn fixup_for(ip: VirtAddr) -> Option<VirtAddr> {
@@ -98,11 +107,11 @@ pub fn fixup() -> VirtAddr {
 
 /// Records `fault` for the probe that raised it.
 pub(super) fn record_fault(fault: PageFault) {
-    *LAST_FAULT.lock() = Some(fault);
+    *last_fault().lock() = Some(fault);
 }
 
 fn take_fault() -> PageFault {
-    LAST_FAULT
+    last_fault()
         .lock()
         .take()
         .expect("a probe that returned 1 took a page fault, which the handler recorded")

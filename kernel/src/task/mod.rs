@@ -295,6 +295,16 @@ fn end_one(id: TaskId, status: i32) -> Vec<TaskId> {
     unreachable
 }
 
+/// The last thread of task `id` has been freed: a task that has not ended (its threads all
+/// exited) ends now with status 0; an ended one loses its map.
+pub fn last_thread_gone(id: TaskId) {
+    if exit_status(id).is_none() {
+        end(id, 0);
+    } else {
+        release_map(id);
+    }
+}
+
 /// Destroys the map of ended task `id` (once), returning every frame it held. Its address
 /// space must not be active.
 ///

@@ -367,7 +367,7 @@ fn finish(cpu: usize, id: ThreadId) {
         crate::ledger::thread_ended(thread.ledger);
         drop(thread);
         if last {
-            super::release_map(task);
+            super::last_thread_gone(task);
         }
         SCHED.lock().settling -= 1;
     }
@@ -408,7 +408,8 @@ pub fn block_on(on: TaskId) {
     // A task that finished since `seen` may be `on`: then do not block (the caller checks
     // again).
     switch_to_scheduler(|ended, thread| {
-        if ended == seen {
+        // A thread whose task ended meanwhile stays dead (its loop frees it).
+        if ended == seen && thread.state != State::Dead {
             thread.state = State::Blocked { on };
         }
         true
@@ -423,15 +424,10 @@ pub fn exit_current(status: i32) -> ! {
     unreachable!("a dead thread is never switched to");
 }
 
-/// Ends the running thread; when it was its task's last live thread, the task ends with
-/// status 0. Never returns.
+/// Ends the running thread; when it was its task's last thread, the task ends with status 0
+/// (decided by the loop that frees it, so that threads of one task exiting at once on
+/// several processors cannot each leave the task to the other). Never returns.
 pub fn exit_thread() -> ! {
-    let task = current_task().expect("a running thread");
-    let me = current_thread();
-    let last = !SCHED.lock().has_live_threads(task, me);
-    if last {
-        super::end(task, 0);
-    }
     switch_to_scheduler(|_, thread| {
         thread.state = State::Dead;
         true

@@ -34,7 +34,7 @@
 //! made in memory shared with its parent, say): that *residue* stays on the slot, is not
 //! counted against the new family's quota, and shrinks as those blocks are freed.
 
-use crate::sync::IrqMutex;
+use crate::sync::Mutex;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 /// Identifies a ledger.
@@ -55,7 +55,7 @@ static BYTES: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 static RESIDUE: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 
 /// Tasks in each ledger's family (the record, alive or ended); slot 0 is never counted.
-static MEMBERS: IrqMutex<[u32; SLOTS]> = IrqMutex::new([0; SLOTS]);
+static MEMBERS: Mutex<[u32; SLOTS]> = Mutex::new([0; SLOTS]);
 
 /// Threads of each ledger's family.
 static THREADS: [AtomicU32; SLOTS] = [const { AtomicU32::new(0) }; SLOTS];

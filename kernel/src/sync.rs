@@ -4,9 +4,18 @@
 //! holder may be the one waiting (`arch::tlb`): so every spin here carries out the request
 //! addressed to this processor between attempts ([`tlb::service`](crate::arch::tlb::service)).
 //!
-//! - [`IrqMutex`]: interrupts off while held, for state shared with interrupt and exception
-//!   handlers, held for short, bounded sections.
-//! - [`Mutex`]: interrupts left as they are, for long sections that no handler enters.
+//! - [`Mutex`]: interrupts left as they are: every lock of the kernel's own state (tasks,
+//!   scheduler, frames and their caches, the heap, ledgers).
+//! - [`IrqMutex`]: interrupts off while held, for the few pieces of state a handler may take
+//!   while it interrupted kernel code (the console, a probe's fault record, the PICs).
+//!
+//! Why most locks leave interrupts on: a handler takes a kernel lock only when it interrupted
+//! ring 3 (the timer's preemption, a task's fault or exception), where no kernel lock is
+//! held, or when the page-fault handler resolves a fault of a probe routine (`arch::probe`),
+//! which runs holding no lock; the timer, shootdown and rescheduling interrupts that arrive
+//! in kernel mode take none. So no handler can spin on a lock its interrupted code holds,
+//! and turning interrupts off and on around every hold would only cost (under QEMU's TCG
+//! each `sti` ends a translated block: measured, 20-30 % of a short system call's time).
 //! - [`RwLock`]: interrupts left as they are, shared or exclusive, writers first: the VM
 //!   system (faults share it, everything else holds it alone; an operation runs with
 //!   interrupts on).
@@ -90,8 +99,8 @@ impl<T> Drop for IrqMutexGuard<'_, T> {
     }
 }
 
-/// A spin lock that leaves interrupts as they are. No interrupt or exception handler may take
-/// it (a handler would spin on its own interrupted holder).
+/// A spin lock that leaves interrupts as they are. A handler may take it only when it
+/// interrupted ring 3 or a probe routine (module docs), never while it interrupted a holder.
 pub struct Mutex<T> {
     inner: spin::Mutex<T>,
 }

@@ -9,11 +9,11 @@
 //! takes from the other processors' caches, so a frame in a cache is never out of reach:
 //! an operation that counted the free frames first still gets every one it counted.
 //!
-//! Each cache is locked on its own (an `IrqMutex`, uncontended but for such a drain); the
+//! Each cache is locked on its own (uncontended but for such a drain); the
 //! allocator's lock is taken once per batch.
 
 use crate::arch::percpu::{self, MAX_CPUS};
-use crate::sync::IrqMutex;
+use crate::sync::Mutex;
 use core::sync::atomic::{AtomicU64, Ordering};
 use x86_64::structures::paging::PhysFrame;
 
@@ -39,7 +39,7 @@ impl Cache {
     }
 }
 
-static CACHES: [IrqMutex<Cache>; MAX_CPUS] = [const { IrqMutex::new(Cache { frames: [None; CAPACITY], len: 0 }) }; MAX_CPUS];
+static CACHES: [Mutex<Cache>; MAX_CPUS] = [const { Mutex::new(Cache { frames: [None; CAPACITY], len: 0 }) }; MAX_CPUS];
 /// Frames in all caches.
 static CACHED: AtomicU64 = AtomicU64::new(0);
 

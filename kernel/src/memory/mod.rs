@@ -35,7 +35,7 @@ pub mod heap;
 pub mod kstack;
 
 use crate::boot::PHYS_MAP_BASE;
-use crate::sync::IrqMutex;
+use crate::sync::Mutex;
 use alloc::vec::Vec;
 use bootloader_api::info::MemoryRegionKind;
 use bootloader_api::BootInfo;
@@ -58,7 +58,7 @@ struct Frames {
     budget: FrameBudget,
 }
 
-static FRAMES: IrqMutex<Option<Frames>> = IrqMutex::new(None);
+static FRAMES: Mutex<Option<Frames>> = Mutex::new(None);
 static LAYOUT: Once<Layout> = Once::new();
 /// Bytes of usable memory (fixed at boot), readable without a lock.
 static USABLE_BYTES: AtomicU64 = AtomicU64::new(0);

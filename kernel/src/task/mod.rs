@@ -27,7 +27,7 @@ pub mod sched;
 pub use pins::{pin_map, pin_named_map, unpin_maps};
 
 use crate::arch::exceptions::PageFault;
-use crate::sync::IrqMutex;
+use crate::sync::Mutex;
 use crate::vm_system;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -75,8 +75,8 @@ pub struct Task {
 }
 
 /// Every task, by id.
-pub(crate) static TASKS: IrqMutex<BTreeMap<TaskId, Task>> = IrqMutex::new(BTreeMap::new());
-static NEXT_TASK: IrqMutex<u32> = IrqMutex::new(1);
+pub(crate) static TASKS: Mutex<BTreeMap<TaskId, Task>> = Mutex::new(BTreeMap::new());
+static NEXT_TASK: Mutex<u32> = Mutex::new(1);
 
 /// Makes a task with `map` (which it now owns) and a handle to itself (and, for
 /// `privileged`, the host handle), in the family of `ledger` (counted as one more member,

@@ -34,7 +34,7 @@ use super::TaskId;
 use crate::arch::percpu::{self, MAX_CPUS};
 use crate::arch::{context, fpu, sched_ipi};
 use crate::memory::kstack::{KernelStack, KernelStackError, StackOwner};
-use crate::sync::IrqMutex;
+use crate::sync::Mutex;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
@@ -83,7 +83,7 @@ struct Scheduler {
     settling: usize,
 }
 
-static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
+static SCHED: Mutex<Scheduler> = Mutex::new(Scheduler {
     threads: BTreeMap::new(),
     queues: [const { VecDeque::new() }; MAX_CPUS],
     idle: 0,

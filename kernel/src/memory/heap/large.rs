@@ -14,7 +14,7 @@
 use super::tables::{self, address, Tables};
 use crate::memory::{allocate_heap_frame, deallocate_heap_frame};
 use crate::arch::tlb::KernelPages;
-use crate::sync::IrqMutex;
+use crate::sync::Mutex;
 use core::ops::Range;
 use core::ptr::NonNull;
 use kalloc::buddy::{Buddy, MAX_ORDER};
@@ -52,7 +52,7 @@ struct Area {
     tables: Tables,
 }
 
-static AREA: IrqMutex<Option<Area>> = IrqMutex::new(None);
+static AREA: Mutex<Option<Area>> = Mutex::new(None);
 
 fn area_order(usable_frames: u64) -> u32 {
     Buddy::order_for(usable_frames.saturating_mul(2)).clamp(MIN_AREA_ORDER, MAX_ORDER)

@@ -2,14 +2,14 @@
 //! reached through the direct map.
 
 use crate::memory::{allocate_heap_frame, deallocate_heap_frame, phys_to_virt, virt_to_phys};
-use crate::sync::IrqMutex;
+use crate::sync::Mutex;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use kalloc::slab::{PageSource, Slabs};
 use x86_64::structures::paging::PhysFrame;
 use x86_64::VirtAddr;
 
-static SLABS: IrqMutex<Slabs> = IrqMutex::new(Slabs::new());
+static SLABS: Mutex<Slabs> = Mutex::new(Slabs::new());
 
 /// `Slabs::cached_pages` as of the last change, readable without the lock (every system
 /// call's gate asks).

@@ -136,7 +136,7 @@ pub(super) fn require_mapped(map: MapId, address: u64, size: u64) -> KernResult 
 fn vm_region(task: u64, address_ptr: u64, size_ptr: u64, info_ptr: u64) -> KernResult {
     let map = target_map(task)?;
     let address = user::read_u64(address_ptr)?;
-    let r = vm_system::lock().region(map, address).map_err(kr)?;
+    let r = vm_system::read().region(map, address).map_err(kr)?;
     let info = VmRegionInfo {
         protection: r.protection.bits() as vm_prot_t,
         max_protection: r.max_protection.bits() as vm_prot_t,

@@ -107,14 +107,14 @@ fn heap_estimate(call: Sysno, a: &[u64; 6]) -> usize {
 
 /// Pieces of a copy of `size` bytes of `map`.
 fn range_pieces(map: Option<MapId>, size: u64) -> usize {
-    map.map_or(0, |map| crate::limits::pieces(size, crate::vm_system::lock().map(map).entry_count()))
+    map.map_or(0, |map| crate::limits::pieces(size, crate::vm_system::read().map(map).entry_count()))
 }
 
 /// Pieces of the copy named `name`: at most one per page, and no more than a map holds.
 fn copy_pieces(name: u64) -> usize {
     let Ok(name) = u32::try_from(name) else { return 0 };
     let Some(Handle::Copy(id)) = with_handles(|h| h.get(name)) else { return 0 };
-    let size = crate::vm_system::lock().copy_size(id).unwrap_or(0);
+    let size = crate::vm_system::read().copy_size(id).unwrap_or(0);
     crate::limits::pieces(size, crate::limits::map_entry_limit())
 }
 

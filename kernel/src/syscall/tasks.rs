@@ -22,7 +22,7 @@ pub fn task_create(parent: u64, inherit_memory: u64, child_ptr: u64) -> KernResu
         return Err(KERN_RESOURCE_SHORTAGE);
     }
     if inherit_memory != 0 {
-        let entries = vm_system::lock().map(parent_map).entry_count();
+        let entries = vm_system::read().map(parent_map).entry_count();
         if !crate::limits::heap_allows(crate::limits::fork_bytes(entries)) {
             return Err(KERN_RESOURCE_SHORTAGE);
         }
@@ -123,7 +123,7 @@ pub fn task_info(task_name: u64, info_ptr: u64) -> KernResult {
     let map = task::pin_map(task).ok_or(KERN_INVALID_TASK)?;
     let faults = task::TASKS.lock().get(&task).map_or(0, |t| t.faults);
     let info = {
-        let vm = vm_system::lock();
+        let vm = vm_system::read();
         let counts = vm.with_pmap(|pmap| pmap.space_counts(vm.space(map)));
         let m = vm.map(map);
         TaskBasicInfo {

@@ -78,9 +78,10 @@ struct Scheduler {
     idle: u64,
     next_id: u32,
     ended: u64,
-    /// Dead threads taken out of `threads` whose stacks and task's map a loop is still
-    /// releasing: they count as existing until it has.
-    settling: usize,
+    /// The tasks of dead threads taken out of `threads` whose stacks (and, for a task's last
+    /// thread, whose task) are still being released, once per thread: they count as existing
+    /// until then, so that nobody sees a task with neither a thread nor an end.
+    settling: Vec<TaskId>,
 }
 
 static SCHED: Mutex<Scheduler> = Mutex::new(Scheduler {
@@ -89,7 +90,7 @@ static SCHED: Mutex<Scheduler> = Mutex::new(Scheduler {
     idle: 0,
     next_id: 1,
     ended: 0,
-    settling: 0,
+    settling: Vec::new(),
 });
 
 impl Scheduler {
@@ -111,10 +112,6 @@ impl Scheduler {
         }
         let victim = (0..MAX_CPUS).max_by_key(|&c| self.queues[c].len())?;
         self.queues[victim].pop_front()
-    }
-
-    fn has_live_threads(&self, task: TaskId, except: Option<ThreadId>) -> bool {
-        self.threads.iter().any(|(&id, t)| Some(id) != except && t.task == task && t.state != State::Dead)
     }
 }
 
@@ -151,7 +148,7 @@ fn here() -> usize {
 /// Threads in existence (any state, those being released included).
 pub fn thread_count() -> usize {
     let sched = SCHED.lock();
-    sched.threads.len() + sched.settling
+    sched.threads.len() + sched.settling.len()
 }
 
 /// The task of the thread running on this processor, if a thread is running. Takes no lock.
@@ -165,9 +162,18 @@ fn current_thread() -> Option<ThreadId> {
     (id != 0).then_some(ThreadId(id))
 }
 
-/// Whether `task` has a thread that has not ended.
+/// Whether `task` has a thread, running or still being released (a task whose threads are
+/// all gone has ended, or is a thread-less task that never had one).
 pub fn has_threads(task: TaskId) -> bool {
-    SCHED.lock().has_live_threads(task, None)
+    let sched = SCHED.lock();
+    sched.threads.values().any(|t| t.task == task) || sched.settling.contains(&task)
+}
+
+/// Marks one thread of `task` released (see `Scheduler::settling`).
+fn settled(task: TaskId) {
+    let mut sched = SCHED.lock();
+    let at = sched.settling.iter().position(|&t| t == task).expect("a settling thread");
+    sched.settling.swap_remove(at);
 }
 
 /// Ends every thread of `task`: those on no processor are freed at once, those running are
@@ -200,10 +206,13 @@ pub fn task_ended(task: TaskId) -> bool {
             queue.retain(|id| !free.contains(id));
         }
         let freed: Vec<Box<Thread>> = free.iter().filter_map(|id| sched.threads.remove(id)).collect();
+        sched.settling.extend(freed.iter().map(|t| t.task));
         (freed, interrupt, exists)
     };
     for thread in freed {
         crate::ledger::thread_ended(thread.ledger);
+        drop(thread);
+        settled(task);
     }
     for cpu in (0..MAX_CPUS).filter(|c| interrupt & (1 << c) != 0) {
         sched_ipi::send(cpu);
@@ -351,7 +360,7 @@ fn finish(cpu: usize, id: ThreadId) {
             State::Dead => {
                 let thread = sched.threads.remove(&id).expect("present");
                 let last = !sched.threads.values().any(|t| t.task == thread.task);
-                sched.settling += 1;
+                sched.settling.push(thread.task);
                 Some((thread, last))
             }
             State::Running | State::Ready => {
@@ -369,7 +378,7 @@ fn finish(cpu: usize, id: ThreadId) {
         if last {
             super::last_thread_gone(task);
         }
-        SCHED.lock().settling -= 1;
+        settled(task);
     }
 }
 

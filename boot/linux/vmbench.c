@@ -1,10 +1,10 @@
 /*
  * PID 1 of the Linux guest the runner boots (`cargo run --release -- bench --with-linux`):
- * prints the kernel release and the settings that shape the figures, runs the suite or the
- * scaling series (the word after `--` on the kernel command line: `suite` or `scale`),
- * prints `done` and powers the machine off.
+ * prints the kernel release and the settings that shape the figures, runs the suite, the
+ * scaling series or the multiprocessor series (the word after `--` on the kernel command
+ * line: `suite`, `scale` or `smp`), prints `done` and powers the machine off.
  *
- * Build: gcc -static -O2 -Wall -o vmbench vmbench.c suite.c scale.c
+ * Build: gcc -static -pthread -O2 -Wall -o vmbench vmbench.c scale.c smp.c suite.c
  */
 #define _GNU_SOURCE
 #include "vmbench.h"
@@ -118,14 +118,16 @@ int main(int argc, char **argv)
     print_settings();
     const char *mode = "";
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "suite") || !strcmp(argv[i], "scale"))
+        if (!strcmp(argv[i], "suite") || !strcmp(argv[i], "scale") || !strcmp(argv[i], "smp"))
             mode = argv[i];
     if (!strcmp(mode, "suite"))
         run_suite();
     else if (!strcmp(mode, "scale"))
         run_scale();
+    else if (!strcmp(mode, "smp"))
+        run_smp();
     else
-        printf("error: no mode (`suite` or `scale`) among the arguments\n");
+        printf("error: no mode (`suite`, `scale` or `smp`) among the arguments\n");
     if (*mode)
         printf("done\n");
     power_off();

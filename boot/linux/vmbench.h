@@ -31,5 +31,6 @@ void report(const char *name, uint64_t ns);
 
 void run_suite(void);
 void run_scale(void);
+void run_smp(void);
 
 #endif

@@ -17,8 +17,9 @@ down cleanly, 1 when it reports a failure, crashes or times out, 2 on a usage er
 Commands:
   (none)                  boot the init demo (or the program named by --init)
   bench                   boot the benchmark suite as init, then the scaling series in a
-                          2 GiB guest, print their figures and write them to
-                          boot/bench/latest.csv and boot/bench/latest.svg next to Linux's
+                          2 GiB guest, then the multiprocessor series with 2 CPUs, print
+                          their figures and write them to boot/bench/latest.csv and
+                          boot/bench/latest.svg next to Linux's
                           (use with --release; default timeout 1800 s per boot)
   fuzz                    boot the long system-call fuzz campaign (fuzz_long) as init
                           (use with --release; default timeout 3600 s)
@@ -45,8 +46,9 @@ Options:
 pub enum Request {
     /// Boot the kernel with this machine.
     Run(MachineConfig),
-    /// Boot the benchmark suite with this machine (the scaling series with 2 GiB), and
-    /// take the Linux figures from where the second field says.
+    /// Boot the benchmark suite with this machine (the scaling series with 2 GiB, the
+    /// multiprocessor series with 2 CPUs), and take the Linux figures from where the second
+    /// field says.
     Bench(MachineConfig, LinuxFigures),
     /// Boot the long fuzz campaign with this machine.
     Fuzz(MachineConfig),

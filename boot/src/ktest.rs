@@ -117,11 +117,19 @@ impl std::error::Error for RunError {}
 /// runner's default machine.
 pub const USER_TEST_MEMORY_MIB: &[(&str, u64)] = &[("test_limits", 64), ("test_scale", 2048)];
 
+/// CPUs of the user test programs that need several, by program name: the multiprocessor
+/// race tests run their threads on 4 CPUs (QEMU's multi-threaded TCG). Every other program
+/// runs with the runner's default CPU count.
+pub const USER_TEST_CPUS: &[(&str, u32)] =
+    &[("test_smp_faults", 4), ("test_smp_copy", 4), ("test_smp_fork", 4), ("test_smp_fuzz", 4)];
+
 /// The machine that boots user test program `name`: `base`, with the program's own memory
-/// size if [`USER_TEST_MEMORY_MIB`] gives one.
+/// size if [`USER_TEST_MEMORY_MIB`] gives one and its own CPU count if [`USER_TEST_CPUS`]
+/// does.
 pub fn user_test_machine(name: &str, base: &MachineConfig) -> MachineConfig {
     let memory = USER_TEST_MEMORY_MIB.iter().find(|(program, _)| *program == name).map(|(_, mib)| *mib);
-    MachineConfig { memory_mib: memory.unwrap_or(base.memory_mib), ..base.clone() }
+    let cpus = USER_TEST_CPUS.iter().find(|(program, _)| *program == name).map(|(_, cpus)| *cpus);
+    MachineConfig { memory_mib: memory.unwrap_or(base.memory_mib), cpus: cpus.unwrap_or(base.cpus), ..base.clone() }
 }
 
 /// Boots `kernel` (with `ramdisk`, if any) on `machine`, echoing its console, and judges
@@ -187,6 +195,17 @@ mod tests {
         assert_eq!(user_test_machine("test_tasks", &base), base);
         for (_, mib) in USER_TEST_MEMORY_MIB {
             assert!(*mib >= 64, "QEMU machines have at least 64 MiB");
+        }
+    }
+
+    #[test]
+    fn user_tests_get_their_own_cpus_only_when_listed() {
+        let base = MachineConfig { memory_mib: 512, ..MachineConfig::default() };
+        let smp = user_test_machine("test_smp_faults", &base);
+        assert_eq!((smp.cpus, smp.memory_mib), (4, 512), "the memory is kept");
+        assert_eq!(user_test_machine("test_tasks", &base).cpus, base.cpus);
+        for (name, cpus) in USER_TEST_CPUS {
+            assert!(name.starts_with("test_") && (1..=64).contains(cpus), "{name}: {cpus}");
         }
     }
 

@@ -168,10 +168,12 @@ pub fn linux_command(kernel: &Path, initrd: &Path, append: &str, config: &Machin
     Ok(qemu)
 }
 
-/// Memory, CPUs and accelerator.
+/// Memory, CPUs and accelerator. With several CPUs, TCG runs each in a host thread of its
+/// own (`thread=multi`), so that they really run at once.
 fn machine(qemu: &mut Command, config: &MachineConfig) -> Result<(), QemuError> {
     qemu.args(["-m", &format!("{}M", config.memory_mib), "-smp", &config.cpus.to_string()]);
     match config.accel {
+        Accel::Tcg if config.cpus > 1 => qemu.args(["-accel", "tcg,thread=multi", "-cpu", "max"]),
         Accel::Tcg => qemu.args(["-accel", "tcg", "-cpu", "max"]),
         Accel::Kvm => {
             std::fs::OpenOptions::new()
@@ -271,6 +273,16 @@ mod tests {
         assert!(joined.contains("-m 2048M -smp 1 -accel tcg -cpu max"));
         assert!(joined.contains("-serial stdio") && joined.contains("-no-reboot"));
         assert!(!joined.contains("isa-debug-exit") && !joined.contains("-drive"));
+    }
+
+    #[test]
+    fn several_cpus_run_on_multi_threaded_tcg() {
+        let config = MachineConfig { cpus: 4, ..MachineConfig::default() };
+        assert!(args(&config).join(" ").contains("-smp 4 -accel tcg,thread=multi -cpu max"));
+        let linux = linux_command(Path::new("/k"), Path::new("/i"), "", &config).expect("a command");
+        let linux: Vec<String> = linux.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(linux.join(" ").contains("-smp 4 -accel tcg,thread=multi"), "Linux runs on the same machine");
+        assert!(args(&MachineConfig::default()).join(" ").contains("-smp 1 -accel tcg -cpu max"), "one CPU: plain TCG");
     }
 
     #[test]

@@ -15,7 +15,8 @@ use std::time::Duration;
 /// The test kernel that is also booted with UEFI firmware.
 const UEFI_SMOKE_TEST: &str = "memory";
 /// Memory of a test machine: enough for every test, small enough to boot fast (user test
-/// programs listed in `boot::ktest::USER_TEST_MEMORY_MIB` get their own).
+/// programs listed in `boot::ktest::USER_TEST_MEMORY_MIB` get their own, and those in
+/// `USER_TEST_CPUS` their own CPU count).
 const TEST_MEMORY_MIB: u64 = 512;
 /// Generous: a test kernel takes seconds, but CI machines can be slow and loaded. The
 /// environment variable `KERNEL_TEST_TIMEOUT` (seconds) overrides it.
@@ -100,7 +101,8 @@ fn main() -> ExitCode {
     for program in user_tests {
         total += 1;
         let machine = ktest::user_test_machine(&program.name, &machine);
-        println!("\n     Running user test {} with {} MiB ({})", program.name, machine.memory_mib, program.path.display());
+        let cpus = if machine.cpus > 1 { format!(" and {} CPUs", machine.cpus) } else { String::new() };
+        println!("\n     Running user test {} with {} MiB{cpus} ({})", program.name, machine.memory_mib, program.path.display());
         let verdict = boot::ramdisk::make(&program.path, &programs)
             .map_err(|e| e.to_string())
             .and_then(|ramdisk| ktest::run(&main_kernel, Some(&ramdisk), &machine).map_err(|e| e.to_string()));

@@ -47,6 +47,8 @@ const SPLIT: &str = "fork_split/E, exit_wait/E: the same with 1 MiB, timed apart
 const FAULT: &str = "fault_zero/SIZE: first writes to a fresh region, per page";
 const DEALLOC: &str = "dealloc_touched/SIZE (per page), dealloc_untouched/SIZE (per call): deallocating a region";
 const CYCLE: &str = "protect_write/64m: protect to READ, back to READ|WRITE, then a write to every page of a touched 64 MiB region: the whole cycle, and its parts";
+/// The panel of the multiprocessor series (`bench_smp`, `boot/linux/smp.c`).
+pub const SMP: &str = "2 CPUs: first writes to 64 MiB by 1 or 2 threads (or 2 tasks), wall-clock per page; one page lowered to READ, per call, alone or while a thread reads it";
 
 const LAZY: &str = "lazy copy vs byte copy";
 const WORST: &str = "worst-case check, no Linux counterpart";
@@ -60,7 +62,7 @@ const fn sized(key: &'static str, panel: &'static str, comparison: Comparison, g
 }
 
 /// Every known name, in chart order.
-pub const CATALOG: [Series; 31] = [
+pub const CATALOG: [Series; 35] = [
     single("alloc_free_1p", Comparison::Same("mmap + munmap of one page")),
     single("alloc_touch_free_1p", Comparison::Same("mmap, one write, munmap")),
     single("fault_zero", Comparison::Same("first write per page of 64 MiB, 4 KiB faults")),
@@ -92,6 +94,10 @@ pub const CATALOG: [Series; 31] = [
     sized("protect_write_down", CYCLE, Comparison::Same("mprotect RO"), ""),
     sized("protect_write_up", CYCLE, Comparison::Same("mprotect RW (the touched pages are made writable at once on both sides)"), ""),
     sized("protect_write_writes", CYCLE, Comparison::Same("writes after mprotect RW"), ""),
+    sized("fault_zero_threads", SMP, Comparison::Same("first writes to 64 MiB by 1 or 2 pthreads, 4 KiB faults"), ""),
+    sized("fault_zero_tasks", SMP, Comparison::Same("first writes to 32 MiB in each of two processes"), ""),
+    sized("protect_lower", SMP, Comparison::Same("mprotect RO of a touched page, one thread"), ""),
+    sized("shootdown", SMP, Comparison::Same("mprotect RO of a touched page another thread reads (IPI round)"), ""),
 ];
 
 /// The catalog position and entry of `name`.
@@ -136,6 +142,17 @@ mod tests {
         for unknown in ["protect", "protectx/1", "fault_zero4m", "", "/"] {
             assert_eq!(lookup(unknown), None, "{unknown}");
         }
+    }
+
+    #[test]
+    fn the_multiprocessor_series_share_a_panel_and_compare_with_linux() {
+        for name in ["fault_zero_threads/1", "fault_zero_threads/2", "fault_zero_tasks/2", "protect_lower/1", "shootdown/2"] {
+            let (_, series) = lookup(name).unwrap_or_else(|| panic!("{name} is in the catalog"));
+            assert_eq!(series.panel, SMP, "{name}");
+            assert!(matches!(series.comparison, Comparison::Same(_)), "{name}");
+        }
+        assert_eq!(lookup("fault_zero/64m").map(|(_, s)| s.key), Some("fault_zero"), "not taken for fault_zero_threads");
+        assert!(size_of("fault_zero_threads/1") < size_of("fault_zero_threads/2"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! One benchmark sitting (`cargo run --release -- bench [--with-linux]`): the suite on the
-//! machine asked for, the scaling series in a 2 GiB guest, and with `--with-linux` Linux doing
-//! the same work on the same machines between them; then the CSV and the chart. Everything is
-//! built, and every disk image made, before the first boot.
+//! machine asked for, the scaling series in a 2 GiB guest, the multiprocessor series on the
+//! machine asked for with 2 CPUs, and with `--with-linux` Linux doing the same work on the
+//! same machines after each; then the CSV and the chart. Everything is built, and every disk
+//! image made, before the first boot.
 
 use super::{write, Linux, Results, Side};
 use crate::build::KernelProfile;
@@ -18,6 +19,16 @@ pub const SUITE_INIT: &str = "bench";
 pub const SCALE_INIT: &str = "bench_scale";
 /// Guest memory of the scaling series (both sides).
 pub const SCALE_MEMORY_MIB: u64 = 2048;
+/// The multiprocessor series' program.
+pub const SMP_INIT: &str = "bench_smp";
+/// CPUs of the multiprocessor series (both sides): the machine the project is measured on
+/// has two cores.
+pub const SMP_CPUS: u32 = 2;
+
+/// The machine of the multiprocessor series: `config` with [`SMP_CPUS`] CPUs.
+pub fn smp_machine(config: &MachineConfig) -> MachineConfig {
+    MachineConfig { cpus: SMP_CPUS, ..config.clone() }
+}
 
 /// Runs the sitting and writes `boot/bench/latest.{csv,svg}`.
 ///
@@ -34,8 +45,9 @@ pub fn run(config: &MachineConfig, linux: LinuxFigures) -> Result<Outcome, Box<d
         LinuxFigures::Reference => None,
     };
     let scale = MachineConfig { memory_mib: SCALE_MEMORY_MIB, ..config.clone() };
+    let smp = smp_machine(config);
     let build = Build::new()?;
-    let images = (build.image(config, SUITE_INIT)?, build.image(&scale, SCALE_INIT)?);
+    let images = (build.image(config, SUITE_INIT)?, build.image(&scale, SCALE_INIT)?, build.image(&smp, SMP_INIT)?);
     let (mut machvm, mut linux_side) = (Side::default(), Side::default());
     boot_machvm(&build, &images.0, config, SUITE_INIT, &mut machvm)?;
     if let Some(guest) = &guest {
@@ -45,6 +57,10 @@ pub fn run(config: &MachineConfig, linux: LinuxFigures) -> Result<Outcome, Box<d
     if let Some(guest) = &guest {
         boot_linux(guest, Mode::Scale, &scale, &mut linux_side)?;
     }
+    boot_machvm(&build, &images.2, &smp, SMP_INIT, &mut machvm)?;
+    if let Some(guest) = &guest {
+        boot_linux(guest, Mode::Smp, &smp, &mut linux_side)?;
+    }
     let linux = if guest.is_some() { Linux::Sitting(linux_side) } else { Linux::Reference };
     let dir = crate::workspace_root().join("boot").join("bench");
     write(&dir, &Results { machvm, linux })?;
@@ -53,7 +69,7 @@ pub fn run(config: &MachineConfig, linux: LinuxFigures) -> Result<Outcome, Box<d
 }
 
 fn boot_machvm(build: &Build, image: &Path, config: &MachineConfig, init: &str, side: &mut Side) -> Result<(), Box<dyn Error>> {
-    println!("== machvm: {init} ({} MiB)", config.memory_mib);
+    println!("== machvm: {init} ({} MiB, {} CPU{})", config.memory_mib, config.cpus, if config.cpus == 1 { "" } else { "s" });
     let mut done = false;
     let outcome = build.boot(image, config, |line| {
         done |= line == "done";
@@ -66,6 +82,19 @@ fn boot_machvm(build: &Build, image: &Path, config: &MachineConfig, init: &str, 
 }
 
 fn boot_linux(guest: &Guest, mode: Mode, config: &MachineConfig, side: &mut Side) -> Result<(), Box<dyn Error>> {
-    println!("== Linux: {} ({} MiB)", mode.word(), config.memory_mib);
+    println!("== Linux: {} ({} MiB, {} CPU{})", mode.word(), config.memory_mib, config.cpus, if config.cpus == 1 { "" } else { "s" });
     linux::boot(guest, mode, config, |line| side.observe(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_multiprocessor_series_runs_on_two_cpus_of_the_same_machine() {
+        let config = MachineConfig { memory_mib: 1024, ..MachineConfig::default() };
+        let smp = smp_machine(&config);
+        assert_eq!((smp.cpus, smp.memory_mib, smp.timeout), (2, 1024, config.timeout));
+        assert_eq!(smp_machine(&MachineConfig { cpus: 8, ..config }).cpus, 2, "always two, as on the measuring machine");
+    }
 }

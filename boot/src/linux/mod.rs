@@ -1,8 +1,8 @@
 //! The Linux side of `cargo run --release -- bench --with-linux`: Debian's Linux kernel
 //! (fetched once into `target/linux/`), booted in the same QEMU settings as the project's
 //! kernel with the project's C program (`boot/linux/*.c`) as PID 1 in an initramfs written
-//! here, doing the same work as the `bench` and `bench_scale` programs and printing the same
-//! names.
+//! here, doing the same work as the `bench`, `bench_scale` and `bench_smp` programs and
+//! printing the same names.
 
 mod cpio;
 mod fetch;
@@ -46,6 +46,8 @@ pub enum Mode {
     Suite,
     /// The scaling series of `bench_scale`.
     Scale,
+    /// The multiprocessor series of `bench_smp`.
+    Smp,
 }
 
 impl Mode {
@@ -54,6 +56,7 @@ impl Mode {
         match self {
             Self::Suite => "suite",
             Self::Scale => "scale",
+            Self::Smp => "smp",
         }
     }
 }
@@ -81,7 +84,8 @@ pub fn prepare() -> Result<Guest, LinuxError> {
     Ok(Guest { kernel, initramfs })
 }
 
-/// Builds `boot/linux/*.c` into a static executable in `cache`.
+/// Builds `boot/linux/*.c` into a static executable in `cache` (with POSIX threads: the
+/// multiprocessor series runs two).
 fn compile(cache: &Path) -> Result<PathBuf, LinuxError> {
     let dir = crate::workspace_root().join("boot").join("linux");
     let entries = std::fs::read_dir(&dir).map_err(|e| LinuxError(format!("cannot read {}: {e}", dir.display())))?;
@@ -89,7 +93,7 @@ fn compile(cache: &Path) -> Result<PathBuf, LinuxError> {
         entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "c")).collect();
     sources.sort();
     let program = cache.join("vmbench");
-    let status = Command::new("gcc").args(["-static", "-O2", "-Wall", "-o"]).arg(&program).args(&sources).status();
+    let status = Command::new("gcc").args(["-static", "-pthread", "-O2", "-Wall", "-o"]).arg(&program).args(&sources).status();
     match status {
         Ok(status) if status.success() => Ok(program),
         Ok(_) => Err(LinuxError(format!(
@@ -139,6 +143,7 @@ mod tests {
         assert!(line.contains(" sysctl.vm.max_map_count=2097152 "));
         assert!(line.ends_with(" -- scale"));
         assert!(command_line(Mode::Suite).ends_with(" -- suite"));
+        assert!(command_line(Mode::Smp).ends_with(" -- smp"));
         assert!(MAX_MAP_COUNT > 1_000_000 + 100_000);
     }
 

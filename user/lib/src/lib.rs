@@ -5,7 +5,8 @@
 //! - the `vm_prot_t`, `KERN_*`, `VM_*` types and constants ([`machvm_abi`]);
 //! - a runtime: [`entry!`] names the program's `main`, [`println!`] prints on the console,
 //!   a panic prints its message and ends the task with status 101, and [`test::run`] runs
-//!   a program's tests with libtest-style output.
+//!   a program's tests with libtest-style output;
+//! - threads of the calling task ([`thread::spawn`], [`Thread::join`](thread::Thread::join)).
 //!
 //! ```ignore
 //! #![no_std]
@@ -37,6 +38,7 @@ pub mod raw {
     pub use machvm_abi::{Sysno, VmMapArgs, VmRemapArgs};
 }
 pub mod test;
+pub mod thread;
 
 pub use calls::*;
 pub use machvm_abi::kern::*;

@@ -1,6 +1,7 @@
 //! The long fuzz campaign (`cargo run --release -- fuzz`, see `user/programs/FUZZ.md`):
 //! rounds of init fuzzing alone (frames checked after every reset) followed by worker tasks
-//! fuzzing at once, each round with new seeds, until [`TARGET_CALLS`] calls have been made.
+//! fuzzing at once (every other round from three threads each), each round with new seeds,
+//! until [`TARGET_CALLS`] calls have been made.
 //! After each round every frame must be back. Prints one line per round and a summary;
 //! exits 0 when every check held.
 
@@ -36,6 +37,7 @@ const INIT_PLAN: Plan = Plan {
     trace_seed: u64::MAX,
     trace_from: 0,
     alone: 1,
+    threads: 1,
 };
 
 /// The workers' part of a round.
@@ -65,7 +67,9 @@ fn main() -> i32 {
     while total.calls < TARGET_CALLS && round < MAX_ROUNDS {
         let base_seed = FIRST_SEED + 16 * round;
         let (init, init_ok) = campaign::run_init(&Plan { base_seed, ..INIT_PLAN });
-        let (workers, failed) = campaign::run_workers(&Plan { base_seed, ..WORKER_PLAN });
+        // Every other round, each worker fuzzes its map from three lanes (threads) at once.
+        let threads = if round % 2 == 1 { 3 } else { 1 };
+        let (workers, failed) = campaign::run_workers(&Plan { base_seed, threads, ..WORKER_PLAN });
         total.add(&init);
         total.add(&workers);
         let frames = settled_free_frames(frames_before);

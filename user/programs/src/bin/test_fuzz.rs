@@ -38,6 +38,7 @@ const INIT_PLAN: Plan = Plan {
     trace_seed: u64::MAX,
     trace_from: 0,
     alone: 1,
+    threads: 1,
 };
 
 /// Three workers at once.

@@ -1,11 +1,20 @@
 //! A campaign: init prepares the fixtures and the shared reports, fuzzes itself (it alone
 //! holds the host handle, so only it wires), then starts worker tasks that fuzz at once with
 //! their own seeds and kamikaze children, waits for them and gathers their statistics.
+//!
+//! With `plan.threads` above 1, each fuzzing task (init, every worker) runs that many
+//! *lanes*: fuzzers on threads of the task, each with its own seed, handles and parameter
+//! slots, issuing calls at once on the one map they share (the arena, and each other's
+//! victims). Every lane keeps the others' stacks critical; each resets only what is its own,
+//! and once all have finished the first lane checks the whole task as a single fuzzer's
+//! reset does.
 
 use super::check::rebuild_canary;
 use super::fuzzer::{Fuzzer, Mode, Violation};
 use super::layout::*;
-use super::stats::{self, Plan, Stats};
+use super::stats::{self, Plan, Stats, LANE_SEED_STEP, MAX_LANES};
+use core::sync::atomic::{AtomicU64, Ordering};
+use mach::thread::Thread;
 use mach::*;
 
 /// Makes the fixtures and the report area in init (once; later calls find them).
@@ -46,15 +55,20 @@ pub fn pretouch() {
             }
         }
     }
-    let (stack, _) = region_at(stack_pointer()).expect("the stack is mapped");
-    let below = stack_pointer().saturating_sub(PAGE) & !(PAGE - 1);
-    for page in (stack.start.max(below.saturating_sub(60 * PAGE))..below).step_by(PAGE as usize) {
-        // SAFETY: a page of this task's stack well below the stack pointer: unused.
-        unsafe { (page as *mut u8).write_volatile(0) };
-    }
+    pretouch_stack();
     for page in (SCRATCH..SCRATCH + PAGE).chain((REPORTS..REPORTS + REPORT_PAGES * PAGE).step_by(PAGE as usize)) {
         // SAFETY: scratch and report pages are mapped read-write; their own byte goes back.
         unsafe { (page as *mut u8).write_volatile((page as *const u8).read_volatile()) };
+    }
+}
+
+/// Makes up to 60 pages of the caller's stack below the stack pointer resident.
+fn pretouch_stack() {
+    let (stack, _) = region_at(stack_pointer()).expect("the stack is mapped");
+    let below = stack_pointer().saturating_sub(PAGE) & !(PAGE - 1);
+    for page in (stack.start.max(below.saturating_sub(60 * PAGE))..below).step_by(PAGE as usize) {
+        // SAFETY: a page of this thread's stack well below the stack pointer: unused.
+        unsafe { (page as *mut u8).write_volatile(0) };
     }
 }
 
@@ -92,23 +106,98 @@ impl Fuzzer {
 pub fn run_init(plan: &Plan) -> (Stats, bool) {
     prepare();
     *stats::plan() = *plan;
-    *stats::slot(0, false) = Stats::ZERO;
-    *stats::slot(0, true) = Stats::ZERO;
+    stats::clear_task(0);
     rebuild_canary(plan.base_seed);
-    let mut fuzzer = Fuzzer::new(plan.base_seed, Mode::Contained, Some(mach_host_priv()), stats::slot(0, false), *plan);
-    fuzzer.stats.seed = plan.base_seed;
-    let ok = fuzzer.run(0).is_ok();
-    drop(fuzzer);
-    let stats = combined(0);
+    let ok = run_task(0, plan.base_seed, Some(mach_host_priv()), *plan);
+    let stats = stats::task_total(0);
     stats.print("init");
     (stats, ok)
 }
 
-/// The statistics of slot `slot` with its kamikaze children's.
-fn combined(slot: u64) -> Stats {
-    let mut total = *stats::slot(slot, false);
-    total.add(stats::slot(slot, true));
-    total
+/// Fuzzes this task as slot `slot` with seed `seed` (its canary filled for that seed): one
+/// fuzzer, or `plan.threads` lanes. Returns whether every check held.
+fn run_task(slot: u64, seed: u64, host: Option<u32>, plan: Plan) -> bool {
+    let lanes = plan.threads.clamp(1, MAX_LANES);
+    if lanes == 1 {
+        set_lane_stacks(Range::default(), Range::default());
+        let mut fuzzer = Fuzzer::new(seed, 0, Mode::Contained, host, stats::slot(slot, false), plan);
+        fuzzer.stats.seed = seed;
+        return fuzzer.run(slot).is_ok();
+    }
+    run_lanes(slot, seed, host, plan, lanes)
+}
+
+/// Stack of a lane's thread.
+const LANE_STACK: u64 = 256 * 1024;
+
+/// What the lanes of the running task share: it fuzzes as slot `SLOT` with seed `SEED`
+/// (`HOST`: the host handle's name, 0 for none); the lanes wait for `GATE` (every stack is
+/// known then); `FAILURES` counts lanes whose checks did not hold, `MAX_NAME` is the
+/// highest name any lane saw.
+static SLOT: AtomicU64 = AtomicU64::new(0);
+static SEED: AtomicU64 = AtomicU64::new(0);
+static HOST: AtomicU64 = AtomicU64::new(0);
+static GATE: AtomicU64 = AtomicU64::new(0);
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+static MAX_NAME: AtomicU64 = AtomicU64::new(0);
+
+/// Runs `lanes` lanes: this thread as lane 0 and a thread for each other; then, once all
+/// have finished, lane 0's final reset.
+fn run_lanes(slot: u64, seed: u64, host: Option<u32>, plan: Plan, lanes: u64) -> bool {
+    for (shared, value) in [(&SLOT, slot), (&SEED, seed), (&HOST, host.map_or(0, u64::from)), (&GATE, 0), (&FAILURES, 0), (&MAX_NAME, 0)] {
+        shared.store(value, Ordering::SeqCst);
+    }
+    let threads: [Option<Thread>; MAX_LANES as usize - 1] = core::array::from_fn(|i| {
+        let lane = i as u64 + 1;
+        (lane < lanes).then(|| mach::thread::spawn_with_stack(lane_entry, lane, LANE_STACK).expect("a lane's thread starts"))
+    });
+    let covering = threads.iter().flatten().map(|t| t.region()).fold(Range::new(u64::MAX, 0), |r, (start, size)| {
+        Range::new(r.start.min(start), r.end.max(start + size))
+    });
+    let main_stack = region_at(stack_pointer()).expect("the stack is mapped").0;
+    set_lane_stacks(main_stack, covering);
+    GATE.store(1, Ordering::SeqCst);
+    let mut fuzzer = lane_fuzzer(0, plan);
+    let mut ok = fuzzer.run(slot).is_ok();
+    // No stack goes while a lane may still allocate where it was (nor stay critical after).
+    while threads.iter().flatten().any(|t| !t.is_finished()) {
+        thread_switch();
+    }
+    for thread in threads.into_iter().flatten() {
+        thread.join().expect("a lane's stack is released");
+    }
+    set_lane_stacks(main_stack, Range::default());
+    fuzzer.layout = Layout::contained(0);
+    ok &= FAILURES.load(Ordering::SeqCst) == 0;
+    ok && fuzzer.final_reset(MAX_NAME.load(Ordering::SeqCst) as u32).is_ok()
+}
+
+/// Lane `lane`'s fuzzer in the running task.
+fn lane_fuzzer(lane: u64, plan: Plan) -> Fuzzer {
+    let (slot, seed) = (SLOT.load(Ordering::SeqCst), SEED.load(Ordering::SeqCst));
+    let host = match HOST.load(Ordering::SeqCst) {
+        0 => None,
+        name => Some(name as u32),
+    };
+    let lane_seed = seed + lane * LANE_SEED_STEP;
+    let mut fuzzer = Fuzzer::new(lane_seed, lane, Mode::Contained, host, stats::slot(stats::lane_slot(slot, lane), false), plan);
+    fuzzer.stats.seed = lane_seed;
+    fuzzer.canary_seed = seed;
+    fuzzer
+}
+
+/// A lane's thread: waits for the gate, fuzzes, records its result and highest name.
+fn lane_entry(lane: u64) {
+    while GATE.load(Ordering::SeqCst) == 0 {
+        thread_switch();
+    }
+    pretouch_stack();
+    let mut fuzzer = lane_fuzzer(lane, *stats::plan());
+    let ok = fuzzer.run(stats::lane_slot(SLOT.load(Ordering::SeqCst), lane)).is_ok();
+    MAX_NAME.fetch_max(u64::from(fuzzer.handles.max_name), Ordering::SeqCst);
+    if !ok {
+        FAILURES.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// Starts `plan.workers` worker tasks (slots 1 and up), waits for them and returns their
@@ -118,15 +207,14 @@ pub fn run_workers(plan: &Plan) -> (Stats, u64) {
     *stats::plan() = *plan;
     let mut names = [0u32; MAX_SLOTS as usize];
     for slot in 1..=plan.workers {
-        *stats::slot(slot, false) = Stats::ZERO;
-        *stats::slot(slot, true) = Stats::ZERO;
+        stats::clear_task(slot);
         names[slot as usize] = mach::child::spawn(worker_entry, slot).expect("a worker starts");
     }
     let mut failed = 0;
     let mut total = Stats::ZERO;
     for slot in 1..=plan.workers {
         let status = mach::child::wait(names[slot as usize]);
-        let stats = combined(slot);
+        let stats = stats::task_total(slot);
         stats.print("worker");
         if status != Ok(0) {
             println!("fuzz worker {slot} (seed {}) ended with {status:?}", stats.seed);
@@ -144,8 +232,6 @@ extern "C" fn worker_entry(slot: u64) -> ! {
     let seed = plan.base_seed + slot;
     pretouch();
     rebuild_canary(seed);
-    let mut fuzzer = Fuzzer::new(seed, Mode::Contained, None, stats::slot(slot, false), plan);
-    fuzzer.stats.seed = seed;
-    let ok = fuzzer.run(slot).is_ok();
+    let ok = run_task(slot, seed, None, plan);
     task_exit(if ok { 0 } else { 1 })
 }

@@ -1,5 +1,12 @@
 //! A contained task's checks of itself after each batch (canary, fixtures, a region walk),
 //! and its reset: every handle released and every non-critical range deallocated.
+//!
+//! When several lanes (threads) fuzz one map at once, each checks what the others cannot
+//! change (the canary, the fixtures, that every region it walks is well-formed) and resets
+//! only what is its own; a region found while walking may then start below the address
+//! asked about (another lane grew it meanwhile). The checks that need the whole task to be
+//! still (no handle but the tracked ones, no region but the critical ones, nothing wired)
+//! run once every lane has finished ([`Fuzzer::final_reset`]).
 
 use super::fuzzer::{Fuzzer, Violation};
 use super::layout::*;
@@ -37,7 +44,7 @@ fn canary_damage(seed: u64) -> Option<u64> {
 impl Fuzzer {
     /// The per-batch checks: canary, fixtures, a walk of every region.
     pub fn check(&mut self) -> Result<(), Violation> {
-        if let Some(word) = canary_damage(self.seed) {
+        if let Some(word) = canary_damage(self.canary_seed) {
             return Err(self.violation(format_args!("canary word {word} at {:#x} changed", CANARY + 8 * word)));
         }
         self.check_fixtures()?;
@@ -83,7 +90,8 @@ impl Fuzzer {
                 kr => return Err(self.violation(format_args!("vm_region at {address:#x}: {kr}"))),
             }
             let end = at.checked_add(size).unwrap_or(0);
-            let placed = at >= address && at >= USER_MIN && size > 0 && (at | size) % PAGE == 0 && end <= USER_MAX && end > at;
+            let ordered = at >= address || (self.threaded && end > address);
+            let placed = ordered && at >= USER_MIN && size > 0 && (at | size) % PAGE == 0 && end <= USER_MAX && end > at;
             let valid = info.protection & !VM_PROT_ALL == 0
                 && info.protection & !info.max_protection == 0
                 && info.inheritance <= VM_INHERIT_NONE
@@ -98,7 +106,7 @@ impl Fuzzer {
             address = end;
         }
         let mut task = TaskBasicInfo::default();
-        if task_info(me, &mut task) != KERN_SUCCESS || task.region_count < count {
+        if task_info(me, &mut task) != KERN_SUCCESS || (task.region_count < count && !self.threaded) {
             return Err(self.violation(format_args!("{count} regions walked, task_info says {}", task.region_count)));
         }
         Ok(count)
@@ -110,6 +118,10 @@ impl Fuzzer {
         self.collect_kamikazes(true)?;
         self.release_handles()?;
         self.clear_map()?;
+        if self.threaded {
+            self.stats.resets += 1;
+            return Ok(());
+        }
         self.walk_regions(true)?;
         let mut task = TaskBasicInfo::default();
         if task_info(self.handles.me, &mut task) != KERN_SUCCESS || task.wired_count != 0 {
@@ -122,11 +134,20 @@ impl Fuzzer {
         Ok(())
     }
 
+    /// The last reset of a task whose lanes have all finished (each after its own reset):
+    /// the whole task is checked as a single-lane task's reset checks it, every name up to
+    /// `max_name` (the highest any lane saw) included.
+    pub fn final_reset(&mut self, max_name: u32) -> Result<(), Violation> {
+        self.threaded = false;
+        self.handles.max_name = self.handles.max_name.max(max_name);
+        self.reset()
+    }
+
     /// When this task fuzzes alone: after a reset the free frames are what they were after
     /// the first one. The canary is made afresh first, so that a reference some call left on
     /// it shows (its old pages then stay taken).
     fn check_frames(&mut self) -> Result<(), Violation> {
-        rebuild_canary(self.seed);
+        rebuild_canary(self.canary_seed);
         let Some(expected) = self.frames_at_reset else {
             self.frames_at_reset = Some(free_frames());
             return Ok(());
@@ -150,7 +171,10 @@ impl Fuzzer {
             }
         }
         // Every other name up to the highest seen must be free: a live one is a handle some
-        // call made without saying so.
+        // call made without saying so. (Not while other lanes hold names of their own.)
+        if self.threaded {
+            return Ok(());
+        }
         for name in 1..=self.handles.max_name + 8 {
             if name == me || Some(name) == self.handles.host {
                 continue;

@@ -5,7 +5,8 @@
 //! gives `KERN_INVALID_ARGUMENT`; in a contained task, a call that always writes an
 //! out-parameter never succeeds when that parameter points at memory it cannot write, and a
 //! failed call on the task or an idle victim leaves that task's map as it was (region count,
-//! size, wired pages).
+//! size, wired pages; not checked when several lanes share the map, since the others change
+//! it meanwhile).
 //! Per batch (contained tasks): see `check`.
 
 use super::layout::{Layout, Ptr};
@@ -104,6 +105,12 @@ pub struct Fuzzer {
     pub recent: [u64; 16],
     /// Free frames after the first reset (checked after every later one when alone).
     pub frames_at_reset: Option<u64>,
+    /// One of several lanes (threads) fuzzing the same map at once: the checks that need the
+    /// map to change only through this fuzzer's own calls are left out, and no call drops or
+    /// consumes a handle this lane does not know as its own (it could be another lane's).
+    pub threaded: bool,
+    /// The seed the canary was filled for (the task's: its lanes share one canary).
+    pub canary_seed: u64,
     history: [(u64, Call, u64); HISTORY],
 }
 
@@ -111,12 +118,14 @@ const KERN_CODES: [u64; 15] = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 16, 18, 22, 29, 46
 const ERRNOS: [u64; 5] = [0, 12, 17, 22, 28];
 
 impl Fuzzer {
-    /// A fuzzer for `seed` that adds its counts to `stats`.
-    pub fn new(seed: u64, mode: Mode, host: Option<u32>, stats: &'static mut Stats, plan: Plan) -> Self {
-        let layout = if mode == Mode::Contained { Layout::contained() } else { Layout::wild() };
+    /// A fuzzer for `seed`, lane `lane` of its task, that adds its counts to `stats`.
+    pub fn new(seed: u64, lane: u64, mode: Mode, host: Option<u32>, stats: &'static mut Stats, plan: Plan) -> Self {
+        let layout = if mode == Mode::Contained { Layout::contained(lane) } else { Layout::wild() };
         let handles = Handles::new(mach_task_self(), host);
         let empty = (u64::MAX, Call::new(Sysno::MachTaskSelf, [0; 6]), 0);
-        Self { seed, calls: 0, rng: Rng::new(seed), mode, layout, handles, stats, plan, recent: [super::layout::ARENA; 16], frames_at_reset: None, history: [empty; HISTORY] }
+        let threaded = mode == Mode::Contained && plan.threads > 1;
+        let recent = [super::layout::ARENA; 16];
+        Self { seed, calls: 0, rng: Rng::new(seed), mode, layout, handles, stats, plan, recent, frames_at_reset: None, threaded, canary_seed: seed, history: [empty; HISTORY] }
     }
 
     /// Generates and runs `count` calls.
@@ -131,10 +140,28 @@ impl Fuzzer {
     fn generate(&mut self) -> Call {
         loop {
             let no = if self.rng.chance(3) { None } else { Some(self.rng.pick(&Sysno::ALL)) };
-            match self.generate_call(no) {
+            match self.generate_call(no).filter(|call| self.keeps_other_lanes_handles(call)) {
                 Some(call) => return call,
                 None => self.stats.filtered += 1,
             }
+        }
+    }
+
+    /// Whether `call` leaves alone every handle of this task that another lane may hold:
+    /// when lanes share the task, a call that drops or consumes a name of this task
+    /// (`mach_port_deallocate`, `vm_copy_discard`, `vm_copyout`, `vm_copy_overwrite`) must name
+    /// one of this lane's own handles, or a name no handle can have.
+    fn keeps_other_lanes_handles(&self, call: &Call) -> bool {
+        if !self.threaded {
+            return true;
+        }
+        let own = |name: u64| name == 0 || name > 0xffff || self.handles.role(name) != Role::Unknown;
+        match Sysno::from_raw(call.no) {
+            Some(Sysno::MachPortDeallocate) => self.handles.role(call.args[0]) != Role::Me || own(call.args[1]),
+            Some(Sysno::VmCopyDiscard) => own(call.args[0]),
+            Some(Sysno::VmCopyout) => own(call.args[1]),
+            Some(Sysno::VmCopyOverwrite) => own(call.args[2]),
+            _ => true,
         }
     }
 
@@ -217,7 +244,7 @@ impl Fuzzer {
     /// Region count, virtual size and wired pages of the task named `task`, if it is this
     /// task or an idle victim (whose maps only this task changes).
     fn snapshot(&self, task: u64) -> Option<(u64, u64, u64)> {
-        if self.mode == Mode::Wild {
+        if self.mode == Mode::Wild || self.threaded {
             return None;
         }
         match self.handles.role(task) {

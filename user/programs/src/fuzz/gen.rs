@@ -28,7 +28,7 @@ impl Fuzzer {
             Sysno::VmMsync | Sysno::VmMachineAttribute => Some(self.checking_call(no)),
             Sysno::VmWire => self.vm_wire(),
             Sysno::VmRegion => Some(self.vm_region()),
-            Sysno::VmStatistics | Sysno::TaskInfo | Sysno::ClockTscHz => Some(self.info_call(no)),
+            Sysno::VmStatistics | Sysno::TaskInfo | Sysno::ClockTscHz | Sysno::HostProcessors => Some(self.info_call(no)),
             _ => self.generate_other(no),
         }
     }
@@ -69,7 +69,7 @@ impl Fuzzer {
         if !kind.usable() && call.bad_out.is_none() {
             call.bad_out = Some(kind);
         }
-        (kind.address(slot, len, &mut self.rng, self.layout.text), kind.usable())
+        (kind.address(self.layout.scratch_offset + slot, len, &mut self.rng, self.layout.text), kind.usable())
     }
 
     /// An address argument.
@@ -197,12 +197,12 @@ impl Fuzzer {
         call
     }
 
-    /// `vm_statistics`, `task_info` or `clock_tsc_hz`: one out-parameter.
+    /// `vm_statistics`, `task_info`, `clock_tsc_hz` or `host_processors`: one out-parameter.
     fn info_call(&mut self, no: Sysno) -> Call {
         let mut call = Call::new(no, [0, 0, self.junk(), self.junk(), self.junk(), self.junk()]);
         match no {
             Sysno::VmStatistics => call.args[0] = self.out(&mut call, SLOT_STATS, 64).0,
-            Sysno::ClockTscHz => call.args[0] = self.out(&mut call, SLOT_A, 8).0,
+            Sysno::ClockTscHz | Sysno::HostProcessors => call.args[0] = self.out(&mut call, SLOT_A, 8).0,
             _ => {
                 call.args[0] = self.task();
                 call.args[1] = self.out(&mut call, SLOT_TASK_INFO, 40).0;

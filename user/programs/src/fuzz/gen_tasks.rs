@@ -10,7 +10,7 @@ use mach::raw::Sysno;
 use mach::*;
 
 /// Numbers that are no call, next to real ones and past the ends.
-const NOT_CALLS: [u64; 12] = [3, 9, 36, 39, 42, 49, 51, 64, 1000, 1 << 32 | 10, 1 << 63, u64::MAX];
+const NOT_CALLS: [u64; 12] = [3, 9, 38, 39, 42, 49, 52, 64, 1000, 1 << 32 | 10, 1 << 63, u64::MAX];
 
 /// A thread entry that ends its task at once (if its stack lets it run at all).
 pub extern "C" fn quick_exit(status: u64) -> ! {
@@ -29,6 +29,7 @@ impl Fuzzer {
             Sysno::HurdVmDeallocate => self.hurd_deallocate(),
             Sysno::ConsoleWrite => Some(self.console_write()),
             Sysno::TaskExit => self.task_exit(),
+            Sysno::ThreadExit => self.thread_exit(),
             _ => Some(Call::new(no, [self.junk(), self.junk(), self.junk(), self.junk(), self.junk(), self.junk()])),
         }
     }
@@ -192,5 +193,13 @@ impl Fuzzer {
             return None;
         }
         Some(Call::new(Sysno::TaskExit, [self.rng.next(), self.junk(), self.junk(), self.junk(), self.junk(), self.junk()]))
+    }
+
+    /// `thread_exit`: only a wild task ends its (only) thread, which ends the task.
+    fn thread_exit(&mut self) -> Option<Call> {
+        if self.contained() || !self.rng.chance(10) {
+            return None;
+        }
+        Some(Call::new(Sysno::ThreadExit, [self.junk(), self.junk(), self.junk(), self.junk(), self.junk(), self.junk()]))
     }
 }

@@ -14,6 +14,7 @@
 //! death is expected) only keeps off the shared reports.
 
 use super::rng::Rng;
+use core::sync::atomic::{AtomicU64, Ordering};
 use mach::*;
 
 pub const PAGE: u64 = 4096;
@@ -43,11 +44,15 @@ pub const CANARY: u64 = FIXTURES + 5 * PAGE;
 pub const CANARY_PAGES: u64 = 8;
 /// Pages of the whole fixture block (the last one a guard).
 pub const FIXTURE_PAGES: u64 = 14;
+/// Bytes of the scratch page each lane of a task uses for its parameters (lane `l` from
+/// `l * LANE_SCRATCH`): the slots of `gen` end below 0x300.
+pub const LANE_SCRATCH: u64 = PAGE / super::stats::MAX_LANES;
 
-/// The report area: page 0 is the plan, page `1 + slot` a task's statistics.
+/// The report area: page 0 is the plan, page `1 + slot` a task's (or a lane's) statistics.
 pub const REPORTS: u64 = 0x6100_0000_0000;
-/// Most report slots (init's own, then the workers').
-pub const MAX_SLOTS: u64 = 16;
+/// Most report slots (init's own, then the workers'; then the same for each further lane,
+/// `stats::lane_slot`).
+pub const MAX_SLOTS: u64 = super::stats::TASK_SLOTS * super::stats::MAX_LANES;
 /// Pages of the report area.
 pub const REPORT_PAGES: u64 = 1 + MAX_SLOTS;
 
@@ -87,14 +92,35 @@ pub fn pages_of(address: u64, size: u64) -> Option<Range> {
 pub struct Layout {
     critical: [Range; 6],
     count: usize,
-    /// Critical ranges the task writes (stack, data and bss, scratch, reports): no call may
+    /// Critical ranges the task writes (stacks, data and bss, scratch, reports): no call may
     /// take a copy of them either. A copy of part of an entry marks that part copy-on-write;
     /// the task's next write there leaves the pages it replaced in the entry's object for as
     /// long as the rest of the entry uses it: frames that stay taken, which would blur the
     /// frame checks (and are no leak).
-    written: [Range; 4],
+    written: [Range; 6],
     /// The read-only, executable part of the program image (a read-only pointer target).
     pub text: Range,
+    /// Where this lane's parameters start in the scratch page.
+    pub scratch_offset: u64,
+}
+
+/// The stacks of a task's other lanes: the main thread's stack and the range covering every
+/// lane thread's stack region (start and end of each; empty when the task has one lane).
+/// Set before the lanes start, so that every lane's layout keeps them critical.
+static LANE_STACKS: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
+/// Records the stacks of a task's lanes (`main`: the main thread's stack region; `threads`:
+/// the range covering the other lanes' stack regions) for the layouts made afterwards.
+pub fn set_lane_stacks(main: Range, threads: Range) {
+    for (slot, value) in LANE_STACKS.iter().zip([main.start, main.end, threads.start, threads.end]) {
+        slot.store(value, Ordering::SeqCst);
+    }
+}
+
+/// The lanes' stacks recorded by [`set_lane_stacks`].
+fn lane_stacks() -> [Range; 2] {
+    let v: [u64; 4] = core::array::from_fn(|i| LANE_STACKS[i].load(Ordering::SeqCst));
+    [Range::new(v[0], v[1]), Range::new(v[2], v[3])]
 }
 
 unsafe extern "C" {
@@ -125,16 +151,19 @@ pub fn stack_pointer() -> u64 {
 }
 
 impl Layout {
-    /// The layout of a contained task: image, stack, fixtures and reports are critical.
-    pub fn contained() -> Self {
+    /// The layout of a contained task (or of lane `lane` of it): image, stack, fixtures and
+    /// reports are critical, and so are the other lanes' stacks.
+    pub fn contained(lane: u64) -> Self {
         let stack = region_at(stack_pointer()).expect("the stack is mapped").0;
         let text = region_at(text_address()).expect("the text is mapped").0;
         let fixtures = Range::new(FIXTURES, FIXTURES + FIXTURE_PAGES * PAGE);
         let reports = Range::new(REPORTS, REPORTS + REPORT_PAGES * PAGE);
-        let critical = [image(), stack, fixtures, reports, Range::default(), Range::default()];
+        let [main, lanes] = lane_stacks();
+        let critical = [image(), stack, fixtures, reports, main, lanes];
         let scratch = Range::new(SCRATCH, SCRATCH + PAGE);
         let data = Range::new(first_writable(image()), image().end);
-        Self { critical, count: 4, written: [stack, data, scratch, reports], text }
+        let written = [stack, data, scratch, reports, main, lanes];
+        Self { critical, count: 6, written, text, scratch_offset: lane * LANE_SCRATCH }
     }
 
     /// The layout of a wild task: only the shared reports are critical. (Its parent may
@@ -143,7 +172,7 @@ impl Layout {
         let reports = Range::new(REPORTS, REPORTS + REPORT_PAGES * PAGE);
         let text = region_at(text_address()).map_or(image(), |(r, _)| r);
         let none = Range::default();
-        Self { critical: [reports, none, none, none, none, none], count: 1, written: [none; 4], text }
+        Self { critical: [reports, none, none, none, none, none], count: 1, written: [none; 6], text, scratch_offset: 0 }
     }
 
     /// The critical ranges, in no particular order.

@@ -28,6 +28,41 @@ pub struct Plan {
     pub trace_from: u64,
     /// Non-zero when one task fuzzes alone: it then checks the free frames at each reset.
     pub alone: u64,
+    /// Threads (lanes) fuzzing at once in each task, on the same map (0 or 1: one). Lane `l`
+    /// of slot `s` fuzzes with seed `seed + l * LANE_SEED_STEP` and reports in slot
+    /// [`lane_slot`]`(s, l)`.
+    pub threads: u64,
+}
+
+/// Most lanes of one task.
+pub const MAX_LANES: u64 = 4;
+/// Slots of the tasks of a campaign (init's, then the workers'); lanes beyond the first use
+/// the slots above, [`TASK_SLOTS`] apart.
+pub const TASK_SLOTS: u64 = 16;
+/// The seed of lane `l` is the task's seed plus `l` times this.
+pub const LANE_SEED_STEP: u64 = 0x1_0000;
+
+/// The report slot of lane `lane` of the task in slot `slot`.
+pub fn lane_slot(slot: u64, lane: u64) -> u64 {
+    slot + lane * TASK_SLOTS
+}
+
+/// The statistics of every lane of the task in slot `slot` (kamikaze children's included).
+pub fn task_total(slot: u64) -> Stats {
+    let mut total = Stats { seed: self::slot(slot, false).seed, ..Stats::ZERO };
+    for lane in 0..MAX_LANES {
+        total.add(self::slot(lane_slot(slot, lane), false));
+        total.add(self::slot(lane_slot(slot, lane), true));
+    }
+    total
+}
+
+/// Clears the statistics of every lane of the task in slot `slot`.
+pub fn clear_task(slot: u64) {
+    for lane in 0..MAX_LANES {
+        *self::slot(lane_slot(slot, lane), false) = Stats::ZERO;
+        *self::slot(lane_slot(slot, lane), true) = Stats::ZERO;
+    }
 }
 
 /// Histogram buckets for `kern_return_t` values 0 to 63.

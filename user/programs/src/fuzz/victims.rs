@@ -192,7 +192,7 @@ impl<T: Copy, I: Iterator<Item = T>> CollectArray<T> for I {
 extern "C" fn kamikaze_entry(arg: u64) -> ! {
     mach::test::detach();
     let plan = *stats::plan();
-    let mut fuzzer = Fuzzer::new(arg & 0xffff_ffff_ffff, Mode::Wild, None, stats::slot(arg >> 48, true), plan);
+    let mut fuzzer = Fuzzer::new(arg & 0xffff_ffff_ffff, 0, Mode::Wild, None, stats::slot(arg >> 48, true), plan);
     let _ = fuzzer.batch(plan.kamikaze_calls);
     task_exit(0)
 }

@@ -273,27 +273,11 @@ impl Violations {
     }
 }
 
-/// A seeded generator (SplitMix64), for timings that vary from round to round.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed ^ 0x6A09_E667_F3BC_C908)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A value in `0..n` (`n` > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+/// The fuzzer's seeded generator (SplitMix64), for timings that vary from round to round.
+#[path = "fuzz/rng.rs"]
+mod rng;
+#[allow(unused_imports)]
+pub use rng::Rng;
 
 /// The free frames once they have stopped changing (the same for a fifth of a second, or
 /// after 3 s): threads that ended a moment ago give their kernel stacks back when a

@@ -20,9 +20,11 @@
 //!   every lock), then insert it into the object, unless another fault inserted that page
 //!   meanwhile (then the fresh frame goes back and that page is mapped).
 //!
-//! The decision and the pmap update happen under the top object's page lock, so two faults
-//! on one page are ordered: a zero-page translation never replaces the page a write
-//! inserted. Left to the exclusive path: entries with no object yet, writes to needs-copy
+//! The decision happens under the top object's page lock; a zero-page translation is also
+//! entered under it, so that it never replaces the page a write inserted (that fault takes
+//! the lock after this one, and enters its page after it); a page of an object is entered
+//! after the lock is dropped (faults entering it in any order enter the same frame), which
+//! keeps the lock's hold to a lookup or an insertion. Left to the exclusive path: entries with no object yet, writes to needs-copy
 //! entries, writes of pages missing from an object with a backing object (a copy-on-write
 //! copy, or a zero fill that may let the object bypass its backing object), wiring.
 
@@ -98,40 +100,48 @@ impl<M: Machine> Vm<M> {
         if entry.needs_copy {
             prot.remove(Prot::WRITE);
         }
-        let (frame, unused) = match (pages.get(&index).copied(), below, fresh) {
-            (Some(frame), _, fresh) => (frame, fresh),
+        let (frame, unused, zero_page) = match (pages.get(&index).copied(), below, fresh) {
+            (Some(frame), _, fresh) => (frame, fresh, false),
             (None, Below::Page(frame), fresh) => {
                 prot.remove(Prot::WRITE);
-                (frame, fresh)
+                (frame, fresh, false)
             }
             (None, Below::Nothing, Some(frame)) => {
                 pages.insert(index, frame);
                 self.resident.add(1);
                 self.counters.zero_fill.add(1);
-                (frame, None)
+                (frame, None, false)
             }
             (None, Below::Nothing, None) => {
                 prot.remove(Prot::WRITE);
                 self.counters.zero_page_maps.add(1);
-                (self.zero_frame.expect("checked by fault_shared"), None)
+                (self.zero_frame.expect("checked by fault_shared"), None, true)
             }
         };
-        let wiring = if entry.is_wired() { Wiring::Wired } else { Wiring::Pageable };
-        let outcome = {
-            let mut pmap = self.pmap.lock();
-            match pmap.enter(space, Page::containing(addr), frame, prot, wiring) {
-                Ok(flush) => {
-                    pmap.flush(flush);
-                    self.counters.faults.add(1);
-                    FaultOutcome::Resolved
-                }
-                Err(_) => FaultOutcome::OutOfMemory,
-            }
-        };
-        drop(pages);
+        // A page of an object is entered after the page lock is dropped: whoever enters it,
+        // in whatever order, enters the same frame. The zero page is entered with the lock
+        // held, so that it is never entered after a fault that inserted the page (which
+        // takes the lock after this one and enters after that).
+        if !zero_page {
+            drop(pages);
+        }
+        let outcome = self.enter_translation(space, addr, frame, prot, entry.is_wired());
         if let Some(frame) = unused {
             self.frames.deallocate_frame(frame);
         }
         outcome
+    }
+    /// Enters `frame` at `addr` of `space` under the pmap's lock and applies the flush.
+    fn enter_translation(&self, space: SpaceId, addr: u64, frame: Frame, prot: Prot, wired: bool) -> FaultOutcome {
+        let wiring = if wired { Wiring::Wired } else { Wiring::Pageable };
+        let mut pmap = self.pmap.lock();
+        match pmap.enter(space, Page::containing(addr), frame, prot, wiring) {
+            Ok(flush) => {
+                pmap.flush(flush);
+                self.counters.faults.add(1);
+                FaultOutcome::Resolved
+            }
+            Err(_) => FaultOutcome::OutOfMemory,
+        }
     }
 }

@@ -60,17 +60,20 @@ impl<M: Machine> Vm<M> {
             return None;
         }
         let index = entry.object_index(addr);
-        let below = match self.object(top).shadow {
-            Some((backing, offset)) => self.find_page(backing, index + offset).map_or(Below::Nothing, |(_, f, _)| Below::Page(f)),
-            None => Below::Nothing,
-        };
         let in_top = self.object(top).pages.get(index).is_some();
         // A write of a page the top object lacks, in front of a backing object: a copy up, or
         // a zero fill after which the top object may hide its backing object (bypass): both
-        // change the chain.
+        // change the chain. Decided before the chain is walked, so that a copy-on-write fault
+        // pays one lookup here before it goes exclusive.
         if write && !in_top && self.object(top).shadow.is_some() {
             return None;
         }
+        let below = match self.object(top).shadow {
+            Some((backing, offset)) if !in_top => {
+                self.find_page(backing, index + offset).map_or(Below::Nothing, |(_, f, _)| Below::Page(f))
+            }
+            _ => Below::Nothing,
+        };
         let zero_page_read = !write && !entry.is_wired() && !entry.is_shared;
         if zero_page_read && self.zero_frame.is_none() {
             // The zero page is taken on first use, which changes the VM.

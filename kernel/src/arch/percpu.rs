@@ -121,10 +121,11 @@ pub fn current() -> &'static Cpu {
     }
 }
 
-/// The number of the processor running this.
+/// The number of the processor running this: 0 also before the boot processor has entered
+/// its record (early boot runs on it alone).
 #[inline]
 pub fn index() -> usize {
-    current().index
+    try_current().map_or(0, |cpu| cpu.index)
 }
 
 /// The record of processor `index`, if it has started.

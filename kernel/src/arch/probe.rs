@@ -82,7 +82,7 @@ static LAST_FAULT: [IrqMutex<Option<PageFault>>; super::percpu::MAX_CPUS] =
 
 /// This processor's slot of [`LAST_FAULT`].
 fn last_fault() -> &'static IrqMutex<Option<PageFault>> {
-    &LAST_FAULT[super::percpu::try_current().map_or(0, |cpu| cpu.index)]
+    &LAST_FAULT[super::percpu::index()]
 }
 
 /// If `ip` is a probe instruction, where execution resumes after it faults.

@@ -48,15 +48,11 @@ pub fn cached() -> u64 {
     CACHED.load(Ordering::Relaxed)
 }
 
-fn here() -> usize {
-    percpu::try_current().map_or(0, |cpu| cpu.index)
-}
-
 /// A frame for the VM side: from this processor's cache, refilled by `refill` (which takes
 /// up to the count asked from the allocator, within the budget), or from another
 /// processor's cache when the allocator gives none.
 pub fn allocate(refill: impl FnOnce(&mut dyn FnMut(PhysFrame), usize)) -> Option<PhysFrame> {
-    let mut cache = CACHES[here()].lock();
+    let mut cache = CACHES[percpu::index()].lock();
     if cache.len == 0 {
         refill(&mut |frame| cache.push(frame), BATCH);
         CACHED.fetch_add(cache.len as u64, Ordering::Relaxed);
@@ -81,7 +77,7 @@ pub fn steal() -> Option<PhysFrame> {
 /// Takes back a frame of the VM side into this processor's cache; when the cache is full,
 /// `spill` gets [`BATCH`] of its frames for the allocator.
 pub fn deallocate(frame: PhysFrame, spill: impl FnOnce(&mut dyn Iterator<Item = PhysFrame>)) {
-    let mut cache = CACHES[here()].lock();
+    let mut cache = CACHES[percpu::index()].lock();
     if cache.len == CAPACITY {
         let start = CAPACITY - BATCH;
         let mut out = cache.frames[start..].iter_mut().filter_map(Option::take);

@@ -136,13 +136,8 @@ pub fn spawn(task: TaskId, entry: VirtAddr, user_stack: VirtAddr, arg: u64) -> R
     let thread = Box::new(Thread { task, ledger, stack, saved_rsp, state: State::Ready, on_cpu: None, fpu });
     let mut sched = SCHED.lock();
     sched.threads.insert(id, thread);
-    sched.enqueue(here(), id);
+    sched.enqueue(percpu::index(), id);
     Ok(id)
-}
-
-/// The running processor's number (0 before the per-processor records exist).
-fn here() -> usize {
-    percpu::try_current().map_or(0, |cpu| cpu.index)
 }
 
 /// Threads in existence (any state, those being released included).
@@ -169,6 +164,13 @@ pub fn has_threads(task: TaskId) -> bool {
     sched.threads.values().any(|t| t.task == task) || sched.settling.contains(&task)
 }
 
+/// Frees a dead thread taken out of the table (its kernel stack, its count in its family's
+/// ledger); the caller then marks it [`settled`].
+fn release(thread: Box<Thread>) {
+    crate::ledger::thread_ended(thread.ledger);
+    drop(thread);
+}
+
 /// Marks one thread of `task` released (see `Scheduler::settling`).
 fn settled(task: TaskId) {
     let mut sched = SCHED.lock();
@@ -181,7 +183,7 @@ fn settled(task: TaskId) {
 /// whether a thread of `task` still exists (the last one's loop then releases the task's
 /// map).
 pub fn task_ended(task: TaskId) -> bool {
-    let here = here();
+    let here = percpu::index();
     let (freed, interrupt, exists) = {
         let mut sched = SCHED.lock();
         let (mut free, mut interrupt, mut exists) = (Vec::new(), 0u64, false);
@@ -210,8 +212,7 @@ pub fn task_ended(task: TaskId) -> bool {
         (freed, interrupt, exists)
     };
     for thread in freed {
-        crate::ledger::thread_ended(thread.ledger);
-        drop(thread);
+        release(thread);
         settled(task);
     }
     for cpu in (0..MAX_CPUS).filter(|c| interrupt & (1 << c) != 0) {
@@ -223,7 +224,7 @@ pub fn task_ended(task: TaskId) -> bool {
 /// Task `task` has finished (ended, its map destroyed): the threads blocked on it become
 /// ready.
 pub fn task_finished(task: TaskId) {
-    let here = here();
+    let here = percpu::index();
     let mut sched = SCHED.lock();
     sched.ended += 1;
     let mut wake = Vec::new();
@@ -309,19 +310,23 @@ fn pick(cpu: usize) -> Option<Picked> {
 /// Switches to `picked` on this processor (unless it is dead or its task has no map), and
 /// settles it once it switches back.
 fn run_thread(cpu: &'static percpu::Cpu, picked: Picked) {
-    let space = super::map_of(picked.task).map(|map| crate::vm_system::read().space(map));
+    let map = super::map_of(picked.task);
     let dead = {
         let mut sched = SCHED.lock();
         let thread = sched.threads.get_mut(&picked.id).expect("a picked thread exists");
         // A thread started in a task that ended meanwhile has no map to run in.
-        if space.is_none() {
+        if map.is_none() {
             thread.state = State::Dead;
         }
         thread.state == State::Dead
     };
-    if let (Some(space), false) = (space, dead) {
+    if let (Some(map), false) = (map, dead) {
         cpu.set_kernel_stack(picked.top);
-        crate::pmap::with_shared(|pmap| vm::pmap::Pmap::activate(pmap, space));
+        {
+            let vm = crate::vm_system::read();
+            let space = vm.space(map);
+            vm.with_pmap(|pmap| vm::pmap::Pmap::activate(pmap, space));
+        }
         interrupts::disable();
         // SAFETY: the thread's boxed FPU state lives until its loop frees the thread, after
         // this switch; nothing else uses it while the thread runs on this processor.
@@ -373,8 +378,7 @@ fn finish(cpu: usize, id: ThreadId) {
     };
     if let Some((thread, last)) = dead {
         let task = thread.task;
-        crate::ledger::thread_ended(thread.ledger);
-        drop(thread);
+        release(thread);
         if last {
             super::last_thread_gone(task);
         }
@@ -385,7 +389,7 @@ fn finish(cpu: usize, id: ThreadId) {
 /// Gives the processor back to its loop from the running thread, which stays ready.
 /// Called by the timer interrupt when it interrupted ring 3.
 pub fn preempt() {
-    switch_to_scheduler(|_, _| true);
+    switch_to_scheduler(|_, _| {});
 }
 
 /// Gives the processor back to its loop if the running thread's task has ended (called on the
@@ -397,14 +401,14 @@ pub fn leave_if_ended() {
     }
     let Some(id) = current_thread() else { return };
     if SCHED.lock().threads.get(&id).is_some_and(|t| t.state == State::Dead) {
-        switch_to_scheduler(|_, _| true);
+        switch_to_scheduler(|_, _| {});
         unreachable!("a dead thread is never switched to");
     }
 }
 
 /// Gives the processor to the next ready thread; the caller stays ready.
 pub fn yield_now() {
-    switch_to_scheduler(|_, _| true);
+    switch_to_scheduler(|_, _| {});
 }
 
 /// Blocks the running thread until task `on` has finished (`task::finished`; returns at once
@@ -421,7 +425,6 @@ pub fn block_on(on: TaskId) {
         if ended == seen && thread.state != State::Dead {
             thread.state = State::Blocked { on };
         }
-        true
     });
 }
 
@@ -429,7 +432,7 @@ pub fn block_on(on: TaskId) {
 pub fn exit_current(status: i32) -> ! {
     let task = current_task().expect("a running thread");
     super::end(task, status);
-    switch_to_scheduler(|_, _| true);
+    switch_to_scheduler(|_, _| {});
     unreachable!("a dead thread is never switched to");
 }
 
@@ -437,10 +440,7 @@ pub fn exit_current(status: i32) -> ! {
 /// (decided by the loop that frees it, so that threads of one task exiting at once on
 /// several processors cannot each leave the task to the other). Never returns.
 pub fn exit_thread() -> ! {
-    switch_to_scheduler(|_, thread| {
-        thread.state = State::Dead;
-        true
-    });
+    switch_to_scheduler(|_, thread| thread.state = State::Dead);
     unreachable!("a dead thread is never switched to");
 }
 
@@ -453,8 +453,8 @@ fn debug_assert_kernel_flags() {
 }
 
 /// Switches from the running thread to its processor's loop after `change` (given the count
-/// of ended tasks) has updated the thread, unless `change` says to stay.
-fn switch_to_scheduler(change: impl FnOnce(u64, &mut Thread) -> bool) {
+/// of finished tasks) has updated the thread.
+fn switch_to_scheduler(change: impl FnOnce(u64, &mut Thread)) {
     debug_assert_kernel_flags();
     interrupts::without_interrupts(|| {
         let cpu = percpu::current();
@@ -463,9 +463,7 @@ fn switch_to_scheduler(change: impl FnOnce(u64, &mut Thread) -> bool) {
             let Some(id) = current_thread() else { return };
             let ended = sched.ended;
             let thread = sched.threads.get_mut(&id).expect("the current thread exists");
-            if !change(ended, thread) {
-                return;
-            }
+            change(ended, thread);
             core::ptr::addr_of_mut!(thread.saved_rsp)
         };
         // SAFETY: interrupts are off; `save` points into the running thread's boxed record,

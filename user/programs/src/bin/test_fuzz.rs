@@ -11,7 +11,7 @@ use mach::*;
 
 #[path = "../fuzz/mod.rs"]
 mod fuzz;
-use fuzz::check::settled_free_frames;
+use fuzz::check::{assert_everything_back, settled_free_frames, vm_stats};
 use fuzz::stats::{self, Stats, RAW_CALL};
 use fuzz::{campaign, Plan};
 
@@ -46,12 +46,6 @@ const WORKER_PLAN: Plan = Plan { workers: 3, calls: 6000, batch: 250, kamikaze_e
 
 static FREE_BEFORE: AtomicU64 = AtomicU64::new(0);
 static WIRED_BEFORE: AtomicU64 = AtomicU64::new(0);
-
-fn vm_stats() -> VmStatistics {
-    let mut s = VmStatistics::default();
-    assert_eq!(vm_statistics(&mut s), KERN_SUCCESS);
-    s
-}
 
 fn init_fuzzes_itself_and_gives_every_frame_back() {
     // Warm up: the same paths once, small, so that every page and table the runs touch in
@@ -97,11 +91,5 @@ fn every_call_number_was_fuzzed() {
 }
 
 fn every_frame_wiring_and_handle_came_back() {
-    let before = FREE_BEFORE.load(Ordering::SeqCst);
-    assert_eq!(settled_free_frames(before), before, "free frames before and after");
-    assert_eq!(vm_stats().wire_count, WIRED_BEFORE.load(Ordering::SeqCst), "wired pages before and after");
-    let me = mach_task_self();
-    for name in 3..256 {
-        assert_eq!(mach_port_deallocate(me, name), KERN_INVALID_ARGUMENT, "no handle left at name {name}");
-    }
+    assert_everything_back(FREE_BEFORE.load(Ordering::SeqCst), WIRED_BEFORE.load(Ordering::SeqCst));
 }

@@ -16,7 +16,7 @@ use mach::*;
 mod fuzz;
 #[path = "../smp.rs"]
 mod smp;
-use fuzz::check::settled_free_frames;
+use fuzz::check::{assert_everything_back, vm_stats};
 use fuzz::stats::{self, Stats, RAW_CALL};
 use fuzz::{campaign, Plan};
 
@@ -52,12 +52,6 @@ const WORKER_PLAN: Plan = Plan { workers: 2, calls: 4000, threads: 3, reset_ever
 
 static FREE_BEFORE: AtomicU64 = AtomicU64::new(0);
 static WIRED_BEFORE: AtomicU64 = AtomicU64::new(0);
-
-fn vm_stats() -> VmStatistics {
-    let mut s = VmStatistics::default();
-    assert_eq!(vm_statistics(&mut s), KERN_SUCCESS);
-    s
-}
 
 fn init_fuzzes_its_map_from_four_lanes_at_once() {
     // Warm up: the same paths once, small, so that every page and table the runs touch in
@@ -101,11 +95,5 @@ fn every_call_number_was_fuzzed() {
 }
 
 fn every_frame_wiring_and_handle_came_back() {
-    let before = FREE_BEFORE.load(Ordering::SeqCst);
-    assert_eq!(settled_free_frames(before), before, "free frames before and after");
-    assert_eq!(vm_stats().wire_count, WIRED_BEFORE.load(Ordering::SeqCst), "wired pages before and after");
-    let me = mach_task_self();
-    for name in 3..256 {
-        assert_eq!(mach_port_deallocate(me, name), KERN_INVALID_ARGUMENT, "no handle left at name {name}");
-    }
+    assert_everything_back(FREE_BEFORE.load(Ordering::SeqCst), WIRED_BEFORE.load(Ordering::SeqCst));
 }

@@ -208,11 +208,27 @@ impl Fuzzer {
     }
 }
 
+/// The VM's counters now.
+pub fn vm_stats() -> VmStatistics {
+    let mut stats = VmStatistics::default();
+    assert_eq!(vm_statistics(&mut stats), KERN_SUCCESS);
+    stats
+}
+
 /// Free frames now.
 pub fn free_frames() -> u64 {
-    let mut stats = VmStatistics::default();
-    vm_statistics(&mut stats);
-    stats.free_count
+    vm_stats().free_count
+}
+
+/// The end of a fuzz run: the free frames (once settled) and the wired pages are back to
+/// what they were before it, and the calling task holds no handle but its own two.
+pub fn assert_everything_back(free_before: u64, wired_before: u64) {
+    assert_eq!(settled_free_frames(free_before), free_before, "free frames before and after");
+    assert_eq!(vm_stats().wire_count, wired_before, "wired pages before and after");
+    let me = mach_task_self();
+    for name in 3..256 {
+        assert_eq!(mach_port_deallocate(me, name), KERN_INVALID_ARGUMENT, "no handle left at name {name}");
+    }
 }
 
 /// Free frames once they are `expected`, or after about two seconds of waiting for them. A

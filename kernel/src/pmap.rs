@@ -45,15 +45,15 @@ fn physical(frame: Frame) -> PhysFrame {
 pub struct KernelMmu(HardwareMmu);
 
 impl Mmu for KernelMmu {
-    fn invalidate_page(&mut self, addr: u64) {
+    fn invalidate_page(&self, addr: u64) {
         self.0.invalidate_page(addr);
     }
 
-    fn invalidate_all(&mut self) {
+    fn invalidate_all(&self) {
         self.0.invalidate_all();
     }
 
-    fn switch_to(&mut self, root: Frame, pcid: u16, keep_cached: bool) {
+    fn switch_to(&self, root: Frame, pcid: u16, keep_cached: bool) {
         self.0.switch_to(root, pcid, keep_cached);
     }
 
@@ -69,7 +69,7 @@ impl Mmu for KernelMmu {
         crate::arch::percpu::index()
     }
 
-    fn shootdown(&mut self, cpus: u64, what: Invalidate<'_>) {
+    fn shootdown(&self, cpus: u64, what: Invalidate<'_>) {
         crate::arch::tlb::shootdown_user(cpus, what);
     }
 }
@@ -104,35 +104,27 @@ pub fn build() -> KernelPmap {
 ///
 /// If called before `vm_system::init`.
 pub fn lock() -> PmapGuard {
-    let vm = crate::vm_system::lock();
-    // SAFETY: the VM system lives in a static for good; the reference is used only for the
-    // pmap guard below, which `PmapGuard` drops before the VM guard (field order), so the VM
-    // is held exclusively for as long as the reference is used.
-    let system: &'static crate::vm_system::KernelVm = unsafe { &*core::ptr::from_ref(&*vm) };
-    PmapGuard { pmap: system.pmap(), _vm: vm }
+    PmapGuard(crate::vm_system::lock())
 }
 
-/// The locked pmap (the VM system held exclusively, and the pmap's own lock).
-pub struct PmapGuard {
-    pmap: vm::sync::LockGuard<'static, KernelPmap>,
-    _vm: crate::vm_system::VmGuard,
-}
+/// The pmap, reached through the VM system held exclusively.
+pub struct PmapGuard(crate::vm_system::VmGuard);
 
 impl core::ops::Deref for PmapGuard {
     type Target = KernelPmap;
     fn deref(&self) -> &KernelPmap {
-        &self.pmap
+        self.0.pmap()
     }
 }
 
 impl core::ops::DerefMut for PmapGuard {
     fn deref_mut(&mut self) -> &mut KernelPmap {
-        &mut self.pmap
+        self.0.pmap_mut()
     }
 }
 
 /// Runs `f` on the pmap with the VM system shared (the scheduler loading an address space):
-/// the pmap's own lock is taken, not the VM exclusively.
-pub fn with_shared<R>(f: impl FnOnce(&mut KernelPmap) -> R) -> R {
-    crate::vm_system::read().with_pmap(f)
+/// the pmap locks inside what it changes.
+pub fn with_shared<R>(f: impl FnOnce(&KernelPmap) -> R) -> R {
+    f(crate::vm_system::read().pmap())
 }

@@ -1,6 +1,5 @@
 //! Invariant checks of [`X86Pmap`], for tests and debug builds.
 
-use crate::meta::FrameMeta;
 use crate::mmu::Mmu;
 use crate::pmap::X86Pmap;
 use crate::walk::{entry_frame, KERNEL_HALF, ENTRIES};
@@ -37,16 +36,17 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
             let before = (census.leaves.values().map(Vec::len).sum::<usize>(), census.wired);
             self.census(space.root, 4, 0, id, &mut census);
             let after = (census.leaves.values().map(Vec::len).sum::<usize>(), census.wired);
-            assert_eq!((after.0 - before.0) as u64, space.resident, "{id:?}: resident count");
-            assert_eq!(after.1 - before.1, space.wired, "{id:?}: wired count");
+            let counts = *space.tables.lock();
+            assert_eq!((after.0 - before.0) as u64, counts.resident, "{id:?}: resident count");
+            assert_eq!(after.1 - before.1, counts.wired, "{id:?}: wired count");
         }
-        assert_eq!(census.tables, self.stats.table_frames, "table frame count");
+        assert_eq!(census.tables, self.stats.table_frames.get(), "table frame count");
         assert_eq!(census.tables as usize, self.meta.table_count(), "tables in the metadata");
-        assert_eq!(census.wired, self.stats.wired, "wired count");
+        assert_eq!(census.wired, self.stats.wired.get(), "wired count");
         let leaves: u64 = census.leaves.values().map(|v| v.len() as u64).sum();
-        assert_eq!(leaves, self.stats.mappings, "mapping count");
+        assert_eq!(leaves, self.stats.mappings.get(), "mapping count");
         for (frame, mut found) in census.leaves {
-            if self.meta.get(frame).is_none() {
+            if !self.meta.is_tracked(frame) {
                 continue;
             }
             let mut listed = self.meta.mappings(frame);
@@ -77,9 +77,9 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
                 self.census(entry_frame(entry), level - 1, addr, space, census);
             }
         }
-        match self.meta.get(table) {
-            Some(FrameMeta::Table { live }) => assert_eq!(*live, present, "live count of {table:?}"),
-            other => panic!("{table:?} is reachable but not marked a table: {other:?}"),
+        match self.meta.table_live(table) {
+            Some(live) => assert_eq!(live, present, "live count of {table:?}"),
+            None => panic!("{table:?} is reachable but not marked a table"),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use spin::{Mutex, MutexGuard};
 use vm::pmap::SpaceId;
 use vm::{Frame, Page};
 
@@ -33,8 +34,12 @@ pub enum FrameMeta {
 }
 
 /// The metadata table, indexed by frame number.
+///
+/// Each frame's record has its own lock, a leaf lock: nothing else is locked or waited for
+/// while one is held. A table frame's record is changed only under its space's lock; a data
+/// frame's reverse map may be changed by faults entering it into two spaces at once.
 pub struct MetaTable {
-    frames: Vec<FrameMeta>,
+    frames: Vec<Mutex<FrameMeta>>,
     /// A frame whose mappings are not recorded (the VM's shared zero page): it is mapped in
     /// many places and never needs `page_protect`.
     untracked: Option<Frame>,
@@ -44,20 +49,29 @@ impl MetaTable {
     /// Metadata for frames `0..limit`.
     pub fn new(limit: u64) -> Self {
         let mut frames = Vec::new();
-        frames.resize_with(limit as usize, FrameMeta::default);
+        frames.resize_with(limit as usize, Mutex::default);
         Self { frames, untracked: None }
     }
 
-    /// The metadata of a managed frame.
-    pub fn get(&self, frame: Frame) -> Option<&FrameMeta> {
-        self.frames.get(frame.number() as usize).filter(|_| Some(frame) != self.untracked)
-    }
-
-    fn get_mut(&mut self, frame: Frame) -> Option<&mut FrameMeta> {
+    /// The record of a managed, tracked frame, locked.
+    fn lock(&self, frame: Frame) -> Option<MutexGuard<'_, FrameMeta>> {
         if Some(frame) == self.untracked {
             return None;
         }
-        self.frames.get_mut(frame.number() as usize)
+        self.frames.get(frame.number() as usize).map(Mutex::lock)
+    }
+
+    /// Whether `frame` has a record (it is managed and tracked).
+    pub fn is_tracked(&self, frame: Frame) -> bool {
+        Some(frame) != self.untracked && (frame.number() as usize) < self.frames.len()
+    }
+
+    /// The live count of a page table, or `None` if `frame` is not one.
+    pub fn table_live(&self, frame: Frame) -> Option<u16> {
+        match *self.lock(frame)? {
+            FrameMeta::Table { live } => Some(live),
+            _ => None,
+        }
     }
 
     /// Stops recording the mappings of `frame` (which must have none recorded).
@@ -71,22 +85,23 @@ impl MetaTable {
     /// # Panics
     ///
     /// If the frame is in use (an allocator handed out a frame twice), or unmanaged.
-    pub fn new_table(&mut self, frame: Frame) {
-        let meta = self.get_mut(frame).expect("page tables live in managed memory");
-        assert!(matches!(meta, FrameMeta::Unused), "{frame:?} reused while in use");
+    pub fn new_table(&self, frame: Frame) {
+        let mut meta = self.lock(frame).expect("page tables live in managed memory");
+        assert!(matches!(*meta, FrameMeta::Unused), "{frame:?} reused while in use");
         *meta = FrameMeta::Table { live: 0 };
     }
 
     /// Stops tracking a page table.
-    pub fn drop_table(&mut self, frame: Frame) {
-        let meta = self.get_mut(frame).expect("page tables live in managed memory");
-        assert!(matches!(meta, FrameMeta::Table { live: 0 }), "{frame:?} freed while not empty");
+    pub fn drop_table(&self, frame: Frame) {
+        let mut meta = self.lock(frame).expect("page tables live in managed memory");
+        assert!(matches!(*meta, FrameMeta::Table { live: 0 }), "{frame:?} freed while not empty");
         *meta = FrameMeta::Unused;
     }
 
     /// Adds `delta` to a table's live count and returns the new count.
-    pub fn adjust_live(&mut self, table: Frame, delta: i32) -> u16 {
-        match self.get_mut(table) {
+    pub fn adjust_live(&self, table: Frame, delta: i32) -> u16 {
+        let mut meta = self.lock(table);
+        match meta.as_deref_mut() {
             Some(FrameMeta::Table { live }) => {
                 *live = u16::try_from(i32::from(*live) + delta).expect("live count within 0..=512");
                 *live
@@ -96,9 +111,9 @@ impl MetaTable {
     }
 
     /// Records that `entry` maps `frame`.
-    pub fn add_mapping(&mut self, frame: Frame, entry: PvEntry) {
-        let Some(meta) = self.get_mut(frame) else { return };
-        *meta = match core::mem::take(meta) {
+    pub fn add_mapping(&self, frame: Frame, entry: PvEntry) {
+        let Some(mut meta) = self.lock(frame) else { return };
+        *meta = match core::mem::take(&mut *meta) {
             FrameMeta::Unused => FrameMeta::One(entry),
             FrameMeta::One(first) => FrameMeta::Many(Box::new(alloc::vec![first, entry])),
             FrameMeta::Many(mut list) => {
@@ -110,9 +125,9 @@ impl MetaTable {
     }
 
     /// Forgets that `entry` maps `frame`.
-    pub fn remove_mapping(&mut self, frame: Frame, entry: PvEntry) {
-        let Some(meta) = self.get_mut(frame) else { return };
-        *meta = match core::mem::take(meta) {
+    pub fn remove_mapping(&self, frame: Frame, entry: PvEntry) {
+        let Some(mut meta) = self.lock(frame) else { return };
+        *meta = match core::mem::take(&mut *meta) {
             FrameMeta::One(only) if only == entry => FrameMeta::Unused,
             FrameMeta::Many(mut list) => {
                 let at = list.iter().position(|&e| e == entry).expect("reverse map lists every mapping");
@@ -129,7 +144,7 @@ impl MetaTable {
 
     /// The mappings of `frame` (none for an unmanaged frame).
     pub fn mappings(&self, frame: Frame) -> Vec<PvEntry> {
-        match self.get(frame) {
+        match self.lock(frame).as_deref() {
             Some(FrameMeta::One(entry)) => alloc::vec![*entry],
             Some(FrameMeta::Many(list)) => list.as_ref().clone(),
             _ => Vec::new(),
@@ -138,6 +153,6 @@ impl MetaTable {
 
     /// Number of frames that are page tables (for accounting and checks).
     pub fn table_count(&self) -> usize {
-        self.frames.iter().filter(|m| matches!(m, FrameMeta::Table { .. })).count()
+        self.frames.iter().filter(|m| matches!(*m.lock(), FrameMeta::Table { .. })).count()
     }
 }

@@ -28,18 +28,20 @@ pub enum Invalidate<'a> {
     Everything,
 }
 
-/// TLB and page-table-base operations.
+/// TLB and page-table-base operations, on the processor running the caller.
+///
+/// Called from several processors at once (the pmap's `&self` methods run side by side).
 pub trait Mmu {
     /// Invalidates the translation of `addr` in the current address space.
-    fn invalidate_page(&mut self, addr: u64);
+    fn invalidate_page(&self, addr: u64);
 
     /// Invalidates every non-global translation of the current address space.
-    fn invalidate_all(&mut self);
+    fn invalidate_all(&self);
 
     /// Switches to the tables rooted at `root`. With PCIDs, `pcid` tags the space and
     /// `keep_cached` keeps that tag's cached translations; without, both are ignored (a switch
     /// always empties the TLB of non-global translations).
-    fn switch_to(&mut self, root: Frame, pcid: u16, keep_cached: bool);
+    fn switch_to(&self, root: Frame, pcid: u16, keep_cached: bool);
 
     /// Whether translations are tagged with PCIDs.
     fn has_pcid(&self) -> bool;
@@ -55,7 +57,7 @@ pub trait Mmu {
     /// Makes every processor in `cpus` (a mask; never the caller's own) carry out `what`, and
     /// returns once all have: one round of inter-processor interrupts and acknowledgements.
     /// A machine with one processor never gets here.
-    fn shootdown(&mut self, cpus: u64, what: Invalidate<'_>) {
+    fn shootdown(&self, cpus: u64, what: Invalidate<'_>) {
         let _ = what;
         debug_assert_eq!(cpus, 0, "a shootdown on a machine with one processor");
     }
@@ -95,16 +97,16 @@ fn cpu_has_pcid() -> bool {
 }
 
 impl Mmu for HardwareMmu {
-    fn invalidate_page(&mut self, addr: u64) {
+    fn invalidate_page(&self, addr: u64) {
         tlb::flush(VirtAddr::new_truncate(addr));
     }
 
-    fn invalidate_all(&mut self) {
+    fn invalidate_all(&self) {
         // Reloading CR3 (bit 63 clear) drops the current PCID's non-global translations.
         tlb::flush_all();
     }
 
-    fn switch_to(&mut self, root: Frame, pcid: u16, keep_cached: bool) {
+    fn switch_to(&self, root: Frame, pcid: u16, keep_cached: bool) {
         let frame = PhysFrame::containing_address(PhysAddr::new(root.addr()));
         // SAFETY: `root` is a top-level table built by the pmap, whose kernel half is the
         // kernel's own, so the code and data in use stay mapped across the switch.

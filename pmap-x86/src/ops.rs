@@ -20,7 +20,7 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
         space: SpaceId,
         range: PageRange,
         flush: &mut TlbFlush,
-        mut visit: impl FnMut(&mut crate::meta::MetaTable, &mut PageTableEntry, u64) -> Visit,
+        mut visit: impl FnMut(&crate::meta::MetaTable, &mut PageTableEntry, u64) -> Visit,
     ) {
         let end = range.end().addr().min(USER_END);
         let start = range.start().addr();
@@ -28,10 +28,10 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
             return;
         }
         let root = self.space(space).root;
-        let mut freed = 0;
+        let mut freed = 0i64;
         let cleared = walk::visit_leaves(
             &self.window,
-            &mut self.meta,
+            &self.meta,
             root,
             4,
             0,
@@ -45,12 +45,12 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
         if cleared > 0 {
             self.meta.adjust_live(root, -i32::from(cleared));
         }
-        self.stats.table_frames -= freed;
+        self.stats.table_frames.add(-freed);
     }
 
     /// Removes the leaf `entry` (mapping `page` of `space`) and records the change.
     fn clear_leaf(
-        meta: &mut crate::meta::MetaTable,
+        meta: &crate::meta::MetaTable,
         entry: &mut PageTableEntry,
         space: SpaceId,
         page: Page,
@@ -67,11 +67,11 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
     }
 
     fn forget_mappings(&mut self, space: SpaceId, (resident, wired): (u64, u64)) {
-        let s = self.space_mut(space);
+        let s = self.space_mut(space).counts_mut();
         s.resident -= resident;
         s.wired -= wired;
-        self.stats.mappings -= resident;
-        self.stats.wired -= wired;
+        self.stats.mappings.add(-(resident as i64));
+        self.stats.wired.add(-(wired as i64));
     }
 
     /// Lowers (or removes) the leaf of `page` in `space` to `prot`.
@@ -82,12 +82,14 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
         }
     }
 
-    /// Visits the leaf entry of every mapping of `frame`.
+    /// Visits the leaf entry of every mapping of `frame`, each under its space's lock.
     fn for_each_mapping(&self, frame: Frame, mut f: impl FnMut(&mut PageTableEntry, SpaceId, Page)) {
         for (space, page) in self.meta.mappings(frame) {
-            let root = self.space(space).root;
-            if let Some((table, index)) = walk::find_leaf(&self.window, root, page.addr()) {
-                // SAFETY: `table` is a P1 table of `space`; no other reference to it is live.
+            let s = self.space(space);
+            let _held = s.tables.lock();
+            if let Some((table, index)) = walk::find_leaf(&self.window, s.root, page.addr()) {
+                // SAFETY: `table` is a P1 table of `space`, whose lock is held; no other
+                // reference to it is live.
                 f(unsafe { &mut self.window.table(table)[index] }, space, page);
             }
         }
@@ -120,7 +122,7 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
     }
 
     fn enter(
-        &mut self,
+        &self,
         space: SpaceId,
         page: Page,
         frame: Frame,
@@ -131,9 +133,11 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         if page.addr() >= USER_END {
             return Err(PmapError::InvalidAddress);
         }
-        let root = self.space(space).root;
-        let (table, index) = self.leaf_for_enter(root, page.addr())?;
-        // SAFETY: `table` is a P1 table of `space`; no other reference to it is live.
+        let s = self.space(space);
+        let mut counts = s.tables.lock();
+        let (table, index) = self.leaf_for_enter(s.root, page.addr())?;
+        // SAFETY: `table` is a P1 table of `space`, whose lock is held; no other reference to
+        // it is live.
         let entry = unsafe { &mut self.window.table(table)[index] };
         let mut flush = TlbFlush::new();
         let old = entry.flags();
@@ -157,11 +161,10 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
             self.meta.adjust_live(table, 1);
         }
         entry.set_addr(PhysAddr::new(frame.addr()), new);
-        let s = self.space_mut(space);
-        s.resident = s.resident.wrapping_add_signed(resident);
-        s.wired = s.wired.wrapping_add_signed(wired);
-        self.stats.mappings = self.stats.mappings.wrapping_add_signed(resident);
-        self.stats.wired = self.stats.wired.wrapping_add_signed(wired);
+        counts.resident = counts.resident.wrapping_add_signed(resident);
+        counts.wired = counts.wired.wrapping_add_signed(wired);
+        self.stats.mappings.add(resident);
+        self.stats.wired.add(wired);
         Ok(flush)
     }
 
@@ -223,8 +226,10 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         if addr >= USER_END {
             return None;
         }
-        let (table, index) = walk::find_leaf(&self.window, self.space(space).root, addr)?;
-        // SAFETY: `table` is a P1 table of `space`, only read here.
+        let s = self.space(space);
+        let _held = s.tables.lock();
+        let (table, index) = walk::find_leaf(&self.window, s.root, addr)?;
+        // SAFETY: `table` is a P1 table of `space`, whose lock is held; only read here.
         let entry = unsafe { &self.window.table(table)[index] };
         let flags = entry.flags();
         flags.contains(F::PRESENT).then(|| Translation {
@@ -271,7 +276,9 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         let (start, end) = (range.start().addr(), range.end().addr().min(USER_END));
         if start < end {
             let nx = self.mmu.has_no_execute();
-            walk::read_leaves(&self.window, self.space(space).root, 4, 0, (start, end), &mut |addr, entry| {
+            let s = self.space(space);
+            let _held = s.tables.lock();
+            walk::read_leaves(&self.window, s.root, 4, 0, (start, end), &mut |addr, entry| {
                 let flags = entry.flags();
                 let t = Translation { frame: entry_frame(entry), prot: entry::granted(flags, nx), wiring: entry::wiring(flags) };
                 found.push((Page::containing(addr), t));
@@ -313,7 +320,8 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
 
     fn wire(&mut self, space: SpaceId, page: Page) -> bool {
         let Some((table, index)) = walk::find_leaf(&self.window, self.space(space).root, page.addr()) else { return false };
-        // SAFETY: `table` is a P1 table of `space`; this is the only reference to it.
+        // SAFETY: `table` is a P1 table of `space`, held through `&mut self`; this is the only
+        // reference to it.
         let entry = unsafe { &mut self.window.table(table)[index] };
         let flags = entry.flags();
         if !flags.contains(F::PRESENT) {
@@ -321,8 +329,8 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         }
         if !flags.contains(WIRED) {
             entry.set_flags(flags | WIRED);
-            self.space_mut(space).wired += 1;
-            self.stats.wired += 1;
+            self.space_mut(space).counts_mut().wired += 1;
+            self.stats.wired.add(1);
         }
         true
     }
@@ -339,17 +347,17 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
             Visit::Kept
         });
         debug_assert!(flush.is_empty(), "unwiring frees no table");
-        self.space_mut(space).wired -= unwired;
-        self.stats.wired -= unwired;
+        self.space_mut(space).counts_mut().wired -= unwired;
+        self.stats.wired.add(-(unwired as i64));
     }
 
-    fn activate(&mut self, space: SpaceId) {
+    fn activate(&self, space: SpaceId) {
         if self.active() != Some(space) {
             self.switch_to_space(space);
         }
     }
 
-    fn flush(&mut self, flush: TlbFlush) {
+    fn flush(&self, flush: TlbFlush) {
         match flush.targets() {
             TlbFlushTargets::Nothing => {}
             TlbFlushTargets::Pages(pages) => self.invalidate_pages(pages),
@@ -370,7 +378,8 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
     }
 
     fn counts(&self) -> PmapCounts {
-        PmapCounts { table_frames: self.stats.table_frames, mappings: self.stats.mappings, wired: self.stats.wired }
+        let s = &self.stats;
+        PmapCounts { table_frames: s.table_frames.get(), mappings: s.mappings.get(), wired: s.wired.get() }
     }
 
     fn tables_needed(&self, space: SpaceId, range: PageRange) -> u64 {
@@ -379,11 +388,12 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         if start >= end {
             return 0;
         }
-        walk::missing_below(&self.window, self.space(space).root, 4, 0, (start, end))
+        let s = self.space(space);
+        let _held = s.tables.lock();
+        walk::missing_below(&self.window, s.root, 4, 0, (start, end))
     }
 
     fn space_counts(&self, space: SpaceId) -> SpaceCounts {
-        let s = self.space(space);
-        SpaceCounts { resident: s.resident, wired: s.wired }
+        *self.space(space).tables.lock()
     }
 }

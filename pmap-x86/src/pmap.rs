@@ -5,7 +5,9 @@ use crate::mmu::{Mmu, MAX_CPUS, PCID_COUNT};
 use crate::walk::{self, ENTRIES, KERNEL_HALF};
 use crate::window::DirectMap;
 use alloc::vec::Vec;
-use vm::pmap::{FrameAllocator, PmapError, SpaceId};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use vm::pmap::{FrameAllocator, PmapError, SpaceCounts, SpaceId};
+use vm::sync::Lock;
 use vm::Frame;
 
 /// One user address space.
@@ -15,16 +17,23 @@ pub(crate) struct Space {
     pub root: Frame,
     /// The PCID tagging this space's translations (1..4096; 0 is the kernel's).
     pub pcid: u16,
-    /// The processors where the space is loaded (a mask, bit `i` for processor `i`).
-    pub cpus: u64,
-    /// The processors whose translations tagged with `pcid` may be stale (set by flushes aimed
-    /// at this space while it was not loaded there; a processor's bit is cleared by its next
-    /// flushing switch).
-    pub stale: u64,
-    /// Present leaf entries.
-    pub resident: u64,
-    /// Present leaf entries marked wired.
-    pub wired: u64,
+    /// The processors where the space is loaded (a mask, bit `i` for processor `i`): a
+    /// processor sets its bit before it loads the space and clears it after it has left.
+    pub cpus: AtomicU64,
+    /// The processors whose translations tagged with `pcid` may be stale (set by every flush
+    /// of this space for the processors it does not invalidate at once; a processor's bit is
+    /// cleared, and its PCID flushed, when it next loads the space).
+    pub stale: AtomicU64,
+    /// The space's tables: holding this lock (or the pmap exclusively) is what entitles code
+    /// to walk and change them, their live counts included.
+    pub tables: Lock<SpaceCounts>,
+}
+
+impl Space {
+    /// Present leaf entries and wired ones, through exclusive access.
+    pub fn counts_mut(&mut self) -> &mut SpaceCounts {
+        self.tables.get_mut()
+    }
 }
 
 /// Counters of a pmap.
@@ -44,6 +53,34 @@ pub struct PmapStats {
     pub shootdowns: u64,
 }
 
+/// [`PmapStats`] as the pmap keeps them: bumped by calls on different spaces at once.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub table_frames: Count,
+    pub mappings: Count,
+    pub wired: Count,
+    pub page_invalidations: Count,
+    pub full_invalidations: Count,
+    pub shootdowns: Count,
+}
+
+/// A counter that may be moved by several processors at once.
+#[derive(Debug, Default)]
+pub(crate) struct Count(AtomicU64);
+
+impl Count {
+    pub fn add(&self, delta: i64) {
+        self.0.fetch_add(delta as u64, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// No space is loaded (in [`X86Pmap::active`]).
+const NO_SPACE: u32 = u32::MAX;
+
 /// The x86_64 physical map.
 ///
 /// Invariants (checked by [`X86Pmap::check_invariants`]):
@@ -51,6 +88,14 @@ pub struct PmapStats {
 /// - the metadata table marks exactly the reachable user tables as tables, each with its
 ///   number of present entries, and lists every present leaf in its frame's reverse map;
 /// - `stats.table_frames`, `stats.mappings` and `stats.wired` equal the counts over all spaces.
+///
+/// # Locking
+///
+/// The `&self` methods of [`Pmap`](vm::pmap::Pmap) run on several processors at once: each
+/// takes the lock of the one space it works on (`Space::tables`), and under it a frame's
+/// metadata lock for a moment ([`MetaTable`]); counters and processor masks are atomics. The
+/// `&mut self` methods lock nothing. Lock order: a space, then a frame's metadata, then the
+/// frame allocator.
 pub struct X86Pmap<A: FrameAllocator, M: Mmu> {
     pub(crate) window: DirectMap,
     pub(crate) frames: A,
@@ -61,12 +106,14 @@ pub struct X86Pmap<A: FrameAllocator, M: Mmu> {
     pub(crate) kernel_root: Frame,
     pub(crate) spaces: Vec<Option<Space>>,
     pub(crate) free_ids: Vec<u32>,
-    /// For each processor, the space whose tables are loaded there, if any.
-    pub(crate) active: [Option<SpaceId>; MAX_CPUS],
-    /// For each processor that has switched with PCIDs on, and each PCID, the space that last
-    /// loaded it there (a switch must flush if it was another).
-    pub(crate) pcid_owner: Vec<Vec<Option<SpaceId>>>,
-    pub(crate) stats: PmapStats,
+    /// For each processor, the id of the space whose tables are loaded there
+    /// ([`NO_SPACE`] for none); only that processor changes it.
+    pub(crate) active: [AtomicU32; MAX_CPUS],
+    /// For each processor, and each PCID, the space that last loaded it there (a switch must
+    /// flush if it was another); only that processor uses its row, filled on its first
+    /// switch with PCIDs on.
+    pub(crate) pcid_owner: Vec<spin::Mutex<Vec<Option<SpaceId>>>>,
+    pub(crate) stats: Stats,
 }
 
 impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
@@ -82,15 +129,23 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
             kernel_root,
             spaces: Vec::new(),
             free_ids: Vec::new(),
-            active: [None; MAX_CPUS],
-            pcid_owner: Vec::new(),
-            stats: PmapStats::default(),
+            active: core::array::from_fn(|_| AtomicU32::new(NO_SPACE)),
+            pcid_owner: (0..MAX_CPUS).map(|_| spin::Mutex::new(Vec::new())).collect(),
+            stats: Stats::default(),
         }
     }
 
     /// The counters.
     pub fn stats(&self) -> PmapStats {
-        self.stats
+        let s = &self.stats;
+        PmapStats {
+            table_frames: s.table_frames.get(),
+            mappings: s.mappings.get(),
+            wired: s.wired.get(),
+            page_invalidations: s.page_invalidations.get(),
+            full_invalidations: s.full_invalidations.get(),
+            shootdowns: s.shootdowns.get(),
+        }
     }
 
     /// The MMU (tests inspect the simulated one).
@@ -98,28 +153,25 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
         &self.mmu
     }
 
-    /// The MMU, mutably (tests move the simulated one between processors).
-    pub fn mmu_mut(&mut self) -> &mut M {
-        &mut self.mmu
-    }
-
     /// The space that is loaded on the processor running this, if any.
     pub fn active(&self) -> Option<SpaceId> {
-        self.active[self.mmu.cpu()]
+        let id = self.active[self.mmu.cpu()].load(Ordering::Relaxed);
+        (id != NO_SPACE).then_some(SpaceId(id))
     }
 
     /// The processors where `space` is loaded (a mask).
     pub fn active_cpus(&self, space: SpaceId) -> u64 {
-        self.space(space).cpus
+        self.space(space).cpus.load(Ordering::SeqCst)
     }
 
     /// Loads the kernel's own tables on the processor running this, so that no user space is
     /// active there (before destroying the space, say).
-    pub fn deactivate(&mut self) {
+    pub fn deactivate(&self) {
         let cpu = self.mmu.cpu();
-        if let Some(id) = self.active[cpu].take() {
-            self.space_mut(id).cpus &= !(1 << cpu);
+        let old = self.active[cpu].swap(NO_SPACE, Ordering::Relaxed);
+        if old != NO_SPACE {
             self.mmu.switch_to(self.kernel_root, 0, true);
+            self.space(SpaceId(old)).cpus.fetch_and(!(1 << cpu), Ordering::SeqCst);
         }
     }
 
@@ -156,7 +208,7 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
             }
         }
         self.meta.new_table(root);
-        self.stats.table_frames += 1;
+        self.stats.table_frames.add(1);
         let id = match self.free_ids.pop() {
             Some(id) => id,
             None => {
@@ -165,54 +217,60 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
             }
         };
         let pcid = (id % u32::from(PCID_COUNT - 1)) as u16 + 1;
-        self.spaces[id as usize] = Some(Space { root, pcid, cpus: 0, stale: u64::MAX, resident: 0, wired: 0 });
+        let space = Space {
+            root,
+            pcid,
+            cpus: AtomicU64::new(0),
+            stale: AtomicU64::new(u64::MAX),
+            tables: Lock::new(SpaceCounts::default()),
+        };
+        self.spaces[id as usize] = Some(space);
         Ok(SpaceId(id))
     }
 
     /// Forgets a space whose user half is empty; its root goes back to the caller to release
     /// after the flush.
     pub(crate) fn retire_space(&mut self, id: SpaceId) -> Frame {
-        let space = self.spaces[id.0 as usize].take().expect("a live space");
-        assert_eq!(space.cpus, 0, "destroying an address space loaded on a processor");
-        debug_assert_eq!(space.resident, 0);
+        let mut space = self.spaces[id.0 as usize].take().expect("a live space");
+        assert_eq!(*space.cpus.get_mut(), 0, "destroying an address space loaded on a processor");
+        debug_assert_eq!(space.counts_mut().resident, 0);
         self.meta.drop_table(space.root);
-        self.stats.table_frames -= 1;
+        self.stats.table_frames.add(-1);
         self.free_ids.push(id.0);
         space.root
     }
 
     /// Switches the MMU of the processor running this to `id`, flushing its PCID if it may
     /// be stale there or was used by another space since.
-    pub(crate) fn switch_to_space(&mut self, id: SpaceId) {
+    ///
+    /// The processor's bit goes into the space's mask before the stale bit is read, and a
+    /// flush marks the space stale before it reads the mask (`shootdown`): with both in one
+    /// order, every flush either sees this processor in the mask (and sends it a shootdown)
+    /// or leaves it a stale bit that this switch or the next one reads.
+    pub(crate) fn switch_to_space(&self, id: SpaceId) {
         let cpu = self.mmu.cpu();
         let bit = 1u64 << cpu;
-        if let Some(old) = self.active[cpu].replace(id) {
-            self.space_mut(old).cpus &= !bit;
-        }
-        let (root, pcid, stale) = {
-            let s = self.space_mut(id);
-            let stale = s.stale & bit != 0;
-            s.stale &= !bit;
-            s.cpus |= bit;
-            (s.root, s.pcid, stale)
-        };
+        let old = self.active[cpu].swap(id.0, Ordering::Relaxed);
+        let s = self.space(id);
+        s.cpus.fetch_or(bit, Ordering::SeqCst);
+        let stale = s.stale.fetch_and(!bit, Ordering::SeqCst) & bit != 0;
         let keep = self.mmu.has_pcid() && {
-            if self.pcid_owner.len() <= cpu {
-                self.pcid_owner.resize_with(cpu + 1, Vec::new);
-            }
-            let owners = &mut self.pcid_owner[cpu];
+            let mut owners = self.pcid_owner[cpu].lock();
             if owners.is_empty() {
                 owners.resize(PCID_COUNT as usize, None);
             }
-            let keep = !stale && owners[pcid as usize] == Some(id);
-            owners[pcid as usize] = Some(id);
+            let keep = !stale && owners[s.pcid as usize] == Some(id);
+            owners[s.pcid as usize] = Some(id);
             keep
         };
-        self.mmu.switch_to(root, pcid, keep);
+        self.mmu.switch_to(s.root, s.pcid, keep);
+        if old != NO_SPACE && old != id.0 {
+            self.space(SpaceId(old)).cpus.fetch_and(!bit, Ordering::SeqCst);
+        }
     }
 
     /// Takes `count` frames for page tables, or none at all.
-    pub(crate) fn take_frames(&mut self, count: usize) -> Result<[Option<Frame>; 3], PmapError> {
+    pub(crate) fn take_frames(&self, count: usize) -> Result<[Option<Frame>; 3], PmapError> {
         let mut taken = [None; 3];
         for slot in taken.iter_mut().take(count) {
             match self.frames.allocate_frame() {
@@ -226,16 +284,17 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
         Ok(taken)
     }
 
-    /// The P1 table and index of `addr`'s leaf, building missing tables (all or none).
-    pub(crate) fn leaf_for_enter(&mut self, root: Frame, addr: u64) -> Result<(Frame, usize), PmapError> {
+    /// The P1 table and index of `addr`'s leaf, building missing tables (all or none). The
+    /// caller holds the space of `root`.
+    pub(crate) fn leaf_for_enter(&self, root: Frame, addr: u64) -> Result<(Frame, usize), PmapError> {
         // The usual case, every table present, costs one walk.
         if let Some(leaf) = walk::find_leaf(&self.window, root, addr) {
             return Ok(leaf);
         }
         let missing = walk::missing_tables(&self.window, root, addr);
         let fresh = self.take_frames(missing)?;
-        self.stats.table_frames += missing as u64;
+        self.stats.table_frames.add(missing as i64);
         let mut fresh = fresh.into_iter().flatten();
-        Ok(walk::build_path(&self.window, &mut self.meta, root, addr, &mut fresh))
+        Ok(walk::build_path(&self.window, &self.meta, root, addr, &mut fresh))
     }
 }

@@ -8,6 +8,7 @@ use crate::mmu::Mmu;
 use crate::window::DirectMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use vm::pmap::FrameAllocator;
 use vm::Frame;
 use x86_64::structures::paging::PageTable;
@@ -95,22 +96,48 @@ pub struct SimMmu {
     /// Whether to claim PCID support.
     pub pcid: bool,
     /// The processor the simulated code runs on (tests move it to act as several).
-    pub cpu: usize,
+    cpu: AtomicUsize,
     /// Everything asked so far, oldest first.
-    pub events: Vec<MmuEvent>,
+    events: spin::Mutex<Vec<MmuEvent>>,
+}
+
+impl SimMmu {
+    /// An MMU on processor 0, claiming PCIDs if `pcid`.
+    pub fn new(pcid: bool) -> Self {
+        Self { pcid, ..Self::default() }
+    }
+
+    /// Moves the simulated code to processor `cpu`.
+    pub fn set_cpu(&self, cpu: usize) {
+        self.cpu.store(cpu, Ordering::Relaxed);
+    }
+
+    /// Everything asked so far, oldest first.
+    pub fn events(&self) -> Vec<MmuEvent> {
+        self.events.lock().clone()
+    }
+
+    /// Forgets the requests recorded so far.
+    pub fn clear_events(&self) {
+        self.events.lock().clear();
+    }
+
+    fn record(&self, event: MmuEvent) {
+        self.events.lock().push(event);
+    }
 }
 
 impl Mmu for SimMmu {
-    fn invalidate_page(&mut self, addr: u64) {
-        self.events.push(MmuEvent::InvalidatePage(addr));
+    fn invalidate_page(&self, addr: u64) {
+        self.record(MmuEvent::InvalidatePage(addr));
     }
 
-    fn invalidate_all(&mut self) {
-        self.events.push(MmuEvent::InvalidateAll);
+    fn invalidate_all(&self) {
+        self.record(MmuEvent::InvalidateAll);
     }
 
-    fn switch_to(&mut self, root: Frame, pcid: u16, keep_cached: bool) {
-        self.events.push(MmuEvent::SwitchTo(root, pcid, keep_cached));
+    fn switch_to(&self, root: Frame, pcid: u16, keep_cached: bool) {
+        self.record(MmuEvent::SwitchTo(root, pcid, keep_cached));
     }
 
     fn has_pcid(&self) -> bool {
@@ -122,15 +149,15 @@ impl Mmu for SimMmu {
     }
 
     fn cpu(&self) -> usize {
-        self.cpu
+        self.cpu.load(Ordering::Relaxed)
     }
 
-    fn shootdown(&mut self, cpus: u64, what: crate::Invalidate<'_>) {
+    fn shootdown(&self, cpus: u64, what: crate::Invalidate<'_>) {
         let pages = match what {
             crate::Invalidate::Pages(pages) => Some(pages.to_vec()),
             crate::Invalidate::Everything => None,
         };
-        self.events.push(MmuEvent::Shootdown(cpus, pages));
+        self.record(MmuEvent::Shootdown(cpus, pages));
     }
 }
 

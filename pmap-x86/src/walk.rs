@@ -3,6 +3,10 @@
 //! A virtual address splits into four 9-bit table indices (P4, P3, P2, P1) and a 12-bit
 //! offset. User addresses are those whose P4 index is below 256; the upper half belongs to
 //! the kernel and is shared by every space.
+//!
+//! Every walk here runs with its space's tables held by the caller: under the space's lock
+//! (`Space::tables`), or through exclusive access to the pmap. That is what makes the
+//! references to table frames below unique while they live.
 
 use crate::entry::TABLE;
 use crate::meta::MetaTable;
@@ -65,14 +69,15 @@ pub(crate) fn missing_tables(window: &DirectMap, root: Frame, addr: u64) -> usiz
 /// [`missing_tables`] of them) and returns the P1 table and index.
 pub(crate) fn build_path(
     window: &DirectMap,
-    meta: &mut MetaTable,
+    meta: &MetaTable,
     root: Frame,
     addr: u64,
     fresh: &mut impl Iterator<Item = Frame>,
 ) -> (Frame, usize) {
     let mut table = root;
     for level in (2..=4).rev() {
-        // SAFETY: `table` is a page table of this space; no other reference to it is live.
+        // SAFETY: `table` is a page table of this space, held by the caller (module docs); no
+        // other reference to it is live.
         let entry = unsafe { &mut window.table(table)[index(addr, level)] };
         if !entry.flags().contains(PageTableFlags::PRESENT) {
             let child = fresh.next().expect("the caller allocated every missing table");
@@ -149,12 +154,12 @@ pub(crate) enum Visit {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn visit_leaves(
     window: &DirectMap,
-    meta: &mut MetaTable,
+    meta: &MetaTable,
     table: Frame,
     level: u8,
     base: u64,
     (start, end): (u64, u64),
-    visit: &mut impl FnMut(&mut MetaTable, &mut PageTableEntry, u64) -> Visit,
+    visit: &mut impl FnMut(&MetaTable, &mut PageTableEntry, u64) -> Visit,
     freed: &mut impl FnMut(Frame),
 ) -> u16 {
     let span = entry_span(level);
@@ -162,8 +167,9 @@ pub(crate) fn visit_leaves(
     let last = index(end - 1, level);
     let mut cleared = 0;
     for i in first..=last {
-        // SAFETY: `table` is a page table of the space being walked; the reference is the only
-        // one to this table while it lives (children are other frames).
+        // SAFETY: `table` is a page table of the space being walked, held by the caller (module
+        // docs); the reference is the only one to this table while it lives (children are
+        // other frames).
         let entry = unsafe { &mut window.table(table)[i] };
         if !entry.flags().contains(PageTableFlags::PRESENT) {
             continue;

@@ -17,8 +17,8 @@ pub struct DirectMap {
 }
 
 // SAFETY: the window is only an address; the memory it reaches is shared by design (physical
-// memory), and every access through it is serialised by its users (the pmap lock, frame
-// ownership in the VM layer).
+// memory), and every access through it is serialised by its users (a space's lock or
+// exclusive access to the pmap for page tables, frame ownership in the VM layer for data).
 unsafe impl Send for DirectMap {}
 // SAFETY: as for Send.
 unsafe impl Sync for DirectMap {}

@@ -115,7 +115,7 @@ fn invalidation_is_per_page_up_to_the_batch_then_full() {
     assert_eq!(f.pmap.stats().page_invalidations - before, n);
     let flush = f.pmap.remove(s, pages(A, n + 1));
     f.apply(flush);
-    assert_eq!(f.pmap.mmu().events.last(), Some(&MmuEvent::InvalidateAll));
+    assert_eq!(f.pmap.mmu().events().last(), Some(&MmuEvent::InvalidateAll));
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn inactive_spaces_need_no_invalidation_without_pcid() {
     f.apply(flush);
     let flush = f.pmap.protect(s, pages(A, 1), Prot::READ);
     f.apply(flush);
-    assert!(f.pmap.mmu().events.is_empty(), "{:?}", f.pmap.mmu().events);
+    assert!(f.pmap.mmu().events().is_empty(), "{:?}", f.pmap.mmu().events());
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn pcid_switches_keep_translations_unless_stale_or_reused() {
     f.apply(flush); // s2 is inactive: marked stale, no invlpg
     f.pmap.activate(s2);
     assert_eq!(
-        f.pmap.mmu().events,
+        f.pmap.mmu().events(),
         [
             MmuEvent::SwitchTo(r1, 1, false), // first use of a PCID flushes it
             MmuEvent::SwitchTo(r2, 2, false),

@@ -21,11 +21,11 @@ fn pages(addr: u64, count: u64) -> PageRange {
 
 /// Runs the following calls on processor `cpu`.
 fn on(f: &mut Fixture, cpu: usize) {
-    f.pmap.mmu_mut().cpu = cpu;
+    f.pmap.mmu().set_cpu(cpu);
 }
 
 fn shootdowns(f: &Fixture) -> Vec<MmuEvent> {
-    f.pmap.mmu().events.iter().filter(|e| matches!(e, MmuEvent::Shootdown(..))).cloned().collect()
+    f.pmap.mmu().events().iter().filter(|e| matches!(e, MmuEvent::Shootdown(..))).cloned().collect()
 }
 
 fn map(f: &mut Fixture, space: vm::pmap::SpaceId, addr: u64, data: usize) {
@@ -43,12 +43,12 @@ fn a_space_loaded_on_two_processors_is_invalidated_here_and_shot_down_there() {
     on(&mut f, 0);
     f.pmap.activate(s);
     assert_eq!(f.pmap.active_cpus(s), 0b11);
-    f.pmap.mmu_mut().events.clear();
+    f.pmap.mmu().clear_events();
     let flush = f.pmap.protect(s, pages(A, 1), Prot::READ);
     f.apply(flush);
     let root = f.pmap.root(s);
     assert_eq!(
-        f.pmap.mmu().events,
+        f.pmap.mmu().events(),
         [MmuEvent::InvalidatePage(A), MmuEvent::Shootdown(0b10, Some(vec![(root, A)]))]
     );
     assert_eq!(f.pmap.stats().shootdowns, 1);
@@ -62,11 +62,11 @@ fn a_space_loaded_elsewhere_only_is_shot_down_without_a_local_invalidation() {
     on(&mut f, 3);
     f.pmap.activate(s);
     on(&mut f, 0);
-    f.pmap.mmu_mut().events.clear();
+    f.pmap.mmu().clear_events();
     let flush = f.pmap.remove(s, pages(A, 1));
     f.apply(flush);
     let root = f.pmap.root(s);
-    assert_eq!(f.pmap.mmu().events, [MmuEvent::Shootdown(0b1000, Some(vec![(root, A)]))]);
+    assert_eq!(f.pmap.mmu().events(), [MmuEvent::Shootdown(0b1000, Some(vec![(root, A)]))]);
 }
 
 #[test]
@@ -86,9 +86,9 @@ fn a_space_loaded_nowhere_gets_no_shootdown_and_is_flushed_where_it_is_loaded_ne
     let root = f.pmap.root(s);
     for cpu in [1, 2] {
         on(&mut f, cpu);
-        f.pmap.mmu_mut().events.clear();
+        f.pmap.mmu().clear_events();
         f.pmap.activate(s);
-        let pcid = match f.pmap.mmu().events[..] {
+        let pcid = match f.pmap.mmu().events()[..] {
             [MmuEvent::SwitchTo(r, pcid, keep)] => {
                 assert_eq!(r, root);
                 assert!(!keep, "processor {cpu} flushes the stale PCID");
@@ -97,9 +97,9 @@ fn a_space_loaded_nowhere_gets_no_shootdown_and_is_flushed_where_it_is_loaded_ne
             ref other => panic!("one switch expected, got {other:?}"),
         };
         f.pmap.activate(other);
-        f.pmap.mmu_mut().events.clear();
+        f.pmap.mmu().clear_events();
         f.pmap.activate(s);
-        assert_eq!(f.pmap.mmu().events, [MmuEvent::SwitchTo(root, pcid, true)], "clean again on {cpu}");
+        assert_eq!(f.pmap.mmu().events(), [MmuEvent::SwitchTo(root, pcid, true)], "clean again on {cpu}");
     }
 }
 
@@ -166,4 +166,58 @@ fn destroying_a_space_loaded_on_another_processor_is_refused() {
     on(&mut f, 0);
     let flush = f.pmap.destroy(s);
     f.apply(flush);
+}
+
+#[test]
+fn a_processor_that_leaves_a_space_before_its_shootdown_flushes_when_it_returns() {
+    let mut f = Fixture::new(true);
+    let (s, other) = (f.space(), f.space());
+    map(&mut f, s, A, 0);
+    for cpu in [1, 0] {
+        on(&mut f, cpu);
+        f.pmap.activate(s);
+    }
+    // Processor 0 flushes while processor 1 has the space loaded; processor 1 switches away
+    // before the interrupt reaches it (its handler then finds another space loaded and
+    // invalidates nothing), so its PCID still caches the old translation.
+    let flush = f.pmap.protect(s, pages(A, 1), Prot::READ);
+    f.apply(flush);
+    assert_eq!(shootdowns(&f).len(), 1, "processor 1 was interrupted");
+    on(&mut f, 1);
+    f.pmap.activate(other);
+    f.pmap.mmu().clear_events();
+    f.pmap.activate(s);
+    let root = f.pmap.root(s);
+    assert!(
+        matches!(f.pmap.mmu().events()[..], [MmuEvent::SwitchTo(r, _, false)] if r == root),
+        "the return flushes the PCID: {:?}",
+        f.pmap.mmu().events()
+    );
+}
+
+#[test]
+fn an_activation_between_a_flush_and_its_round_is_either_interrupted_or_flushed() {
+    // The two orders of a flush on processor 0 and an activation on processor 1, interleaved
+    // at the step that matters: the activation's mask bit set before or after the flush
+    // reads the mask.
+    let mut f = Fixture::new(true);
+    let s = f.space();
+    map(&mut f, s, A, 0);
+    on(&mut f, 1);
+    f.pmap.activate(s);
+    on(&mut f, 0);
+    let flush = f.pmap.protect(s, pages(A, 1), Prot::READ);
+    f.apply(flush);
+    assert_eq!(shootdowns(&f).len(), 1, "activated before the flush: interrupted");
+    f.pmap.mmu().clear_events();
+    on(&mut f, 1);
+    f.pmap.deactivate();
+    on(&mut f, 0);
+    let flush = f.pmap.protect(s, pages(A, 1), Prot::NONE);
+    f.apply(flush);
+    assert!(shootdowns(&f).is_empty(), "loaded nowhere else: no round");
+    on(&mut f, 1);
+    f.pmap.mmu().clear_events();
+    f.pmap.activate(s);
+    assert!(matches!(f.pmap.mmu().events()[..], [MmuEvent::SwitchTo(_, _, false)]), "activated after: flushed");
 }

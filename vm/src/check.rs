@@ -33,7 +33,7 @@ impl FrameAccounts {
 impl<M: Machine> Vm<M> {
     /// The frame accounts.
     pub fn frame_accounts(&self) -> FrameAccounts {
-        let pmap = self.pmap.lock().counts();
+        let pmap = self.pmap.counts();
         FrameAccounts {
             free: self.frames.free_frames(),
             resident: self.resident.get(),
@@ -142,7 +142,7 @@ impl<M: Machine> Vm<M> {
         for e in map.entries() {
             for index in self.pages_with_data(e) {
                 let addr = e.start + (index - e.offset) * PAGE_SIZE;
-                let Some(t) = self.pmap.lock().extract(map.space, addr).filter(|t| Some(t.frame) != self.zero_frame) else {
+                let Some(t) = self.pmap.extract(map.space, addr).filter(|t| Some(t.frame) != self.zero_frame) else {
                     continue; // unmapped, or the zero page (checked below)
                 };
                 assert!(!e.protection.is_empty(), "{addr:#x} mapped in an entry with no access");
@@ -160,7 +160,7 @@ impl<M: Machine> Vm<M> {
         }
         if let Some(zero) = self.zero_frame {
             let all = crate::PageRange::new(crate::Page::containing(map.min), crate::Page::containing(map.max)).expect("ordered");
-            for (page, t) in self.pmap.lock().translations_in(map.space, all) {
+            for (page, t) in self.pmap.translations_in(map.space, all) {
                 if t.frame != zero {
                     continue;
                 }
@@ -178,7 +178,7 @@ impl<M: Machine> Vm<M> {
                 seen += 1;
             }
         }
-        let counts = self.pmap.lock().space_counts(map.space);
+        let counts = self.pmap.space_counts(map.space);
         assert_eq!(counts.resident, seen, "translations outside the pages of the map's entries");
         assert_eq!(counts.wired, wired, "wired translations");
     }

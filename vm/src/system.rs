@@ -6,13 +6,16 @@
 //!
 //! - **shared** for page faults: [`Vm::fault_shared`] (`&self`) resolves the common cases,
 //!   with many processors in it at once, in one map or several. Inside, it locks an object's
-//!   resident pages ([`object::Pages`](crate::object::Pages)) and the pmap, each for a short
-//!   section; it returns `None` for the cases that change a map or an object's structure;
+//!   resident pages ([`object::Pages`](crate::object::Pages)) for a short section, and calls
+//!   the pmap's `&self` methods, which lock one address space inside (so faults in different
+//!   maps do not meet there); it returns `None` for the cases that change a map or an
+//!   object's structure;
 //! - **exclusive** for everything else: every operation taking `&mut self`, [`Vm::fault`]
 //!   included (a kernel calls it when `fault_shared` declined, and it starts over from the
 //!   map, so nothing seen under the shared lock is trusted after it was dropped).
 //!
-//! Lock order: **VM lock → an object's pages → the pmap → the frame allocator**; a lower
+//! Lock order: **VM lock → an object's pages → the pmap (inside its `&self` methods: one
+//! address space, then a frame's reverse map) → the frame allocator**; a lower
 //! object's pages are locked only to look one page up, never with another object's held.
 //! Under the exclusive lock nothing inside is locked (`get_mut`). Code that must drop the VM
 //! lock in the middle of an operation (to wait, or to copy from user memory) re-checks the
@@ -28,7 +31,7 @@ use crate::map::VmMap;
 use crate::object::{ObjectId, VmObject};
 use crate::pmap::{FrameAllocator, PhysMemory, Pmap, SpaceId, TlbFlush};
 use crate::slab::Slab;
-use crate::sync::{Counter, Lock};
+use crate::sync::Counter;
 use crate::{Frame, VmError};
 
 /// What the VM layer needs from the machine and the kernel.
@@ -89,8 +92,9 @@ pub(crate) struct Counters {
 
 /// The VM system.
 pub struct Vm<M: Machine> {
-    /// The pmap, locked by the faults that run side by side ([`Vm::fault_shared`]).
-    pub(crate) pmap: Lock<M::Pmap>,
+    /// The pmap. Faults that run side by side ([`Vm::fault_shared`]) call its `&self`
+    /// methods, which lock inside, per address space.
+    pub(crate) pmap: M::Pmap,
     pub(crate) frames: M::Frames,
     pub(crate) phys: M::Phys,
     pub(crate) maps: Slab<VmMap>,
@@ -113,7 +117,7 @@ impl<M: Machine> Vm<M> {
     /// A VM system over these parts.
     pub fn new(pmap: M::Pmap, frames: M::Frames, phys: M::Phys) -> Self {
         Self {
-            pmap: Lock::new(pmap),
+            pmap,
             frames,
             phys,
             maps: Slab::default(),
@@ -127,20 +131,15 @@ impl<M: Machine> Vm<M> {
         }
     }
 
-    /// The pmap, locked (to read it).
-    pub fn pmap(&self) -> crate::sync::LockGuard<'_, M::Pmap> {
-        self.pmap.lock()
-    }
-
-    /// Runs `f` on the pmap, locked: for callers that share the VM (activating a space from
-    /// a scheduler, say).
-    pub fn with_pmap<R>(&self, f: impl FnOnce(&mut M::Pmap) -> R) -> R {
-        f(&mut self.pmap.lock())
+    /// The pmap: its `&self` methods (reading, `enter`, `flush`, `activate`) may be called
+    /// with the VM shared, from several processors at once.
+    pub fn pmap(&self) -> &M::Pmap {
+        &self.pmap
     }
 
     /// The pmap, mutably, through exclusive access to the VM.
     pub fn pmap_mut(&mut self) -> &mut M::Pmap {
-        self.pmap.get_mut()
+        &mut self.pmap
     }
 
     /// Byte access to physical memory.
@@ -209,7 +208,7 @@ impl<M: Machine> Vm<M> {
     ///
     /// [`VmError::OutOfMemory`] if the pmap has no frame for the address space.
     pub fn create_map(&mut self, min: u64, max: u64) -> Result<MapId, VmError> {
-        let space = self.pmap.get_mut().create().map_err(|_| VmError::OutOfMemory)?;
+        let space = self.pmap.create().map_err(|_| VmError::OutOfMemory)?;
         Ok(MapId(self.maps.insert(VmMap::new(space, min, max))))
     }
 
@@ -250,12 +249,12 @@ impl<M: Machine> Vm<M> {
 
     /// Applies `flush` through the pmap.
     pub(crate) fn apply(&mut self, flush: TlbFlush) {
-        self.pmap.get_mut().flush(flush);
+        self.pmap.flush(flush);
     }
 
     /// Removes every mapping of `frame` and frees it once the TLB is clean.
     pub(crate) fn free_frame(&mut self, frame: Frame, flush: &mut TlbFlush) {
-        flush.merge(self.pmap.get_mut().page_protect(frame, crate::Prot::NONE));
+        flush.merge(self.pmap.page_protect(frame, crate::Prot::NONE));
         flush.release_after(frame);
         self.resident.sub(1);
     }
@@ -268,7 +267,7 @@ impl<M: Machine> Vm<M> {
     /// one.
     pub fn destroy_map(&mut self, id: MapId) {
         let map = self.maps.remove(id.0).expect("a live map");
-        let flush = self.pmap.get_mut().destroy(map.space);
+        let flush = self.pmap.destroy(map.space);
         self.apply(flush);
         let mut flush = TlbFlush::new();
         for object in map.entries.into_values().filter_map(|e| e.object) {

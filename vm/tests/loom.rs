@@ -179,3 +179,21 @@ fn copy_on_write_faults_on_one_page_from_two_threads_copy_once() {
         let _ = page(a);
     });
 }
+
+#[test]
+fn faults_in_two_maps_entering_one_frame_keep_its_reverse_map() {
+    explore(3, || {
+        let (mut f, m, a) = setup(1);
+        let first = f.vm.fork(m).unwrap();
+        let second = f.vm.fork(m).unwrap();
+        let read = move |map: MapId| move |vm: &RwLock<SimVm>| assert_eq!(fault(vm, map, a, Access::Read), FaultOutcome::Resolved);
+        // Each child's fault enters the parent's frame in its own space, under that space's
+        // lock only: the frame's reverse map is the one thing the two share.
+        let f = race(f, &[m, first, second], vec![Box::new(read(first)), Box::new(read(second))]);
+        let frames = [first, second].map(|map| translation(&f, map, a));
+        assert_eq!(frames[0].map(|t| t.0), translation(&f, m, a).map(|t| t.0), "one frame for all three");
+        assert_eq!(frames, [frames[0]; 2]);
+        let mappings = vm::pmap::Pmap::mappings_of(f.vm.pmap(), frames[0].expect("mapped").0);
+        assert_eq!(mappings.len(), 3, "the reverse map lists the parent and both children");
+    });
+}

@@ -124,7 +124,7 @@ pub fn task_info(task_name: u64, info_ptr: u64) -> KernResult {
     let faults = task::TASKS.lock().get(&task).map_or(0, |t| t.faults);
     let info = {
         let vm = vm_system::read();
-        let counts = vm.with_pmap(|pmap| pmap.space_counts(vm.space(map)));
+        let counts = vm.pmap().space_counts(vm.space(map));
         let m = vm.map(map);
         TaskBasicInfo {
             faults,

@@ -325,7 +325,7 @@ fn run_thread(cpu: &'static percpu::Cpu, picked: Picked) {
         {
             let vm = crate::vm_system::read();
             let space = vm.space(map);
-            vm.with_pmap(|pmap| vm::pmap::Pmap::activate(pmap, space));
+            vm::pmap::Pmap::activate(vm.pmap(), space);
         }
         interrupts::disable();
         // SAFETY: the thread's boxed FPU state lives until its loop frees the thread, after

@@ -28,7 +28,7 @@ impl Fixture {
         let frames = SimFrames(arena.clone());
         let data = (0..DATA_FRAMES).map(|_| frames.allocate_frame().unwrap()).collect();
         let kernel_root = frames.allocate_frame().unwrap();
-        let mmu = SimMmu { pcid, cpu: 0, events: Vec::new() };
+        let mmu = SimMmu::new(pcid);
         let pmap = X86Pmap::new(arena.window(), frames, mmu, kernel_root, ARENA_FRAMES as u64);
         Self { arena, pmap, kernel_root, data }
     }

@@ -123,7 +123,7 @@ impl<M: Machine> Vm<M> {
         for target in &targets {
             self.map_mut(map).entries.remove(&target.start);
             let range = PageRange::new(Page::containing(target.start), Page::containing(target.end)).expect("ordered");
-            flush.merge(self.pmap.get_mut().remove(space, range));
+            flush.merge(self.pmap.remove(space, range));
         }
         self.apply(flush);
         // Targets and pieces both run in address order: one pass over each.

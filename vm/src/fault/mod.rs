@@ -98,7 +98,7 @@ impl<M: Machine> Vm<M> {
         let (frame, prot) = self.resolve(map, &entry, addr, write, plan, fresh);
         let wiring = if entry.is_wired() { Wiring::Wired } else { Wiring::Pageable };
         let space = self.map(map).space;
-        match self.pmap.get_mut().enter(space, Page::containing(addr), frame, prot, wiring) {
+        match self.pmap.enter(space, Page::containing(addr), frame, prot, wiring) {
             Ok(flush) => self.apply(flush),
             Err(_) => return FaultOutcome::OutOfMemory,
         }
@@ -115,8 +115,8 @@ impl<M: Machine> Vm<M> {
         let Some(object) = entry.object else { return false };
         let Some(frame) = self.object(object).pages.get(entry.object_index(addr)) else { return false };
         let space = self.map(map).space;
-        let mapped = self.pmap.lock().extract(space, addr).filter(|t| t.frame == frame && t.prot.contains(access.needs()));
-        mapped.is_some() && self.pmap.get_mut().wire(space, Page::containing(addr))
+        let mapped = self.pmap.extract(space, addr).filter(|t| t.frame == frame && t.prot.contains(access.needs()));
+        mapped.is_some() && self.pmap.wire(space, Page::containing(addr))
     }
 
     /// A read of a page nothing holds, in memory no other map shares: maps the shared zero
@@ -127,7 +127,7 @@ impl<M: Machine> Vm<M> {
     fn map_zero_page(&mut self, map: MapId, entry: &MapEntry, addr: u64) -> Option<FaultOutcome> {
         let zero = self.zero_page()?;
         let space = self.map(map).space;
-        let outcome = match self.pmap.get_mut().enter(space, Page::containing(addr), zero, entry.protection - Prot::WRITE, Wiring::Pageable) {
+        let outcome = match self.pmap.enter(space, Page::containing(addr), zero, entry.protection - Prot::WRITE, Wiring::Pageable) {
             Ok(flush) => {
                 self.apply(flush);
                 self.counters.faults.add(1);
@@ -146,8 +146,8 @@ impl<M: Machine> Vm<M> {
             return Some(frame);
         }
         let frame = crate::pmap::FrameAllocator::allocate_frame(&self.frames)?;
-        self.pmap.get_mut().zero_page(frame);
-        self.pmap.get_mut().untrack_frame(frame);
+        self.pmap.zero_page(frame);
+        self.pmap.untrack_frame(frame);
         Some(*self.zero_frame.insert(frame))
     }
 
@@ -167,7 +167,7 @@ impl<M: Machine> Vm<M> {
     pub(crate) fn drop_zero_page(&mut self, space: crate::pmap::SpaceId, start: u64, end: u64) {
         let Some(zero) = self.zero_frame else { return };
         let range = crate::PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
-        let flush = self.pmap.get_mut().remove_frame_in(space, range, zero);
+        let flush = self.pmap.remove_frame_in(space, range, zero);
         self.apply(flush);
     }
 
@@ -205,18 +205,18 @@ impl<M: Machine> Vm<M> {
         let mut flush = TlbFlush::new();
         match plan.found {
             Some((_, source, _)) => {
-                self.pmap.get_mut().copy_page(source, frame);
+                self.pmap.copy_page(source, frame);
                 self.counters.cow_faults.add(1);
                 if self.object(top).refs > 1 {
                     // Other maps share `top` and may translate this index to the page below,
                     // which `top` now hides: drop those translations (a fault rebuilds them).
                     // Wired translations of the page below stay: none goes through `top`
                     // (wiring copies pages up into the entry's own object).
-                    flush.merge(self.pmap.get_mut().page_remove_pageable(source));
+                    flush.merge(self.pmap.page_remove_pageable(source));
                 }
             }
             None => {
-                self.pmap.get_mut().zero_page(frame);
+                self.pmap.zero_page(frame);
                 self.counters.zero_fill.add(1);
             }
         }

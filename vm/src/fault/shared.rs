@@ -6,7 +6,7 @@
 //! lock:
 //!
 //! ```text
-//!  lock order:  VM (shared) → the top object's pages → the pmap → the frame allocator
+//!  lock order:  VM (shared) → the top object's pages → the pmap (one space) → the frame allocator
 //!               (a lower object's pages are locked only to look a page up, never together
 //!               with another object's)
 //! ```
@@ -134,13 +134,14 @@ impl<M: Machine> Vm<M> {
         }
         outcome
     }
-    /// Enters `frame` at `addr` of `space` under the pmap's lock and applies the flush.
+
+    /// Enters `frame` at `addr` of `space` (the pmap locks that space inside) and applies
+    /// the flush.
     fn enter_translation(&self, space: SpaceId, addr: u64, frame: Frame, prot: Prot, wired: bool) -> FaultOutcome {
         let wiring = if wired { Wiring::Wired } else { Wiring::Pageable };
-        let mut pmap = self.pmap.lock();
-        match pmap.enter(space, Page::containing(addr), frame, prot, wiring) {
+        match self.pmap.enter(space, Page::containing(addr), frame, prot, wiring) {
             Ok(flush) => {
-                pmap.flush(flush);
+                self.pmap.flush(flush);
                 self.counters.faults.add(1);
                 FaultOutcome::Resolved
             }

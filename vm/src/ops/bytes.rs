@@ -111,7 +111,7 @@ impl<M: Machine> Vm<M> {
     /// write) if the pmap does not already translate it so.
     fn resident_frame(&mut self, map: MapId, addr: u64, access: Access) -> Result<crate::Frame, VmError> {
         let space = self.map(map).space;
-        let usable = |vm: &Self| vm.pmap.lock().extract(space, addr).filter(|t| t.prot.contains(access.needs()));
+        let usable = |vm: &Self| vm.pmap.extract(space, addr).filter(|t| t.prot.contains(access.needs()));
         if let Some(t) = usable(self) {
             return Ok(t.frame);
         }

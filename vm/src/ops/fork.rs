@@ -108,7 +108,7 @@ impl<M: Machine> Vm<M> {
                 self.reference(object);
                 if entry.protection.contains(Prot::WRITE) && !entry.needs_copy {
                     let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
-                    flush.merge(self.pmap.get_mut().protect(space, range, entry.protection - Prot::WRITE));
+                    flush.merge(self.pmap.protect(space, range, entry.protection - Prot::WRITE));
                 }
                 entry.needs_copy = true;
                 (child.needs_copy, child.is_shared) = (true, false);

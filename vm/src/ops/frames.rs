@@ -18,7 +18,7 @@ impl<M: Machine> Vm<M> {
         // The data frames first: a huge range fails here without walking its tables.
         self.check_free(data)?;
         let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
-        self.check_free(data.saturating_add(self.pmap.lock().tables_needed(self.map(map).space, range)))
+        self.check_free(data.saturating_add(self.pmap.tables_needed(self.map(map).space, range)))
     }
 
     /// Takes `count` frames, or none (failing before it allocates anything if fewer are free).
@@ -44,7 +44,7 @@ impl<M: Machine> Vm<M> {
         let pool = self.reserve(found.len())?;
         let mut copy = VmObject::new(pages);
         for ((index, source), frame) in found.into_iter().zip(pool) {
-            self.pmap.get_mut().copy_page(source, frame);
+            self.pmap.copy_page(source, frame);
             copy.pages.map().insert(index, frame);
             self.resident.add(1);
             self.counters.pages_copied.add(1);

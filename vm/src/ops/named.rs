@@ -88,7 +88,7 @@ impl<M: Machine> Vm<M> {
     /// bytes from `at`) that falls in it.
     fn fill_page(&mut self, frame: Frame, page_start: u64, at: u64, data: &[u8]) {
         use crate::pmap::{PhysMemory, Pmap};
-        self.pmap.get_mut().zero_page(frame);
+        self.pmap.zero_page(frame);
         let from = at.max(page_start);
         let to = (at + data.len() as u64).min(page_start + PAGE_SIZE);
         if from < to {

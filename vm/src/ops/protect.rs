@@ -64,7 +64,7 @@ impl<M: Machine> Vm<M> {
             let window = (!entry.needs_copy).then_some(entry.object).flatten().map(|o| (o, entry.start, entry.offset));
             let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
             if !old.difference(new).is_empty() {
-                flush.merge(self.pmap.get_mut().protect(space, range, new));
+                flush.merge(self.pmap.protect(space, range, new));
             }
             if let Some(window) = window.filter(|_| raised) {
                 self.raise_resident(space, range, new, window);
@@ -88,7 +88,6 @@ impl<M: Machine> Vm<M> {
     /// pages.
     fn raise_resident(&mut self, space: SpaceId, range: PageRange, prot: Prot, (object, start, offset): (ObjectId, u64, u64)) {
         let Self { pmap, objects, zero_frame, .. } = self;
-        let pmap = pmap.get_mut();
         let object = objects.get(object.0).expect("a live object");
         if object.shadow.is_none() {
             pmap.raise(space, range, prot, &mut |_, frame| Some(frame) != *zero_frame);

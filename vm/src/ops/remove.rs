@@ -58,7 +58,7 @@ impl<M: Machine> Vm<M> {
         m.touch();
         let space = m.space;
         let range = PageRange::new(Page::containing(start), Page::containing(end)).expect("ordered");
-        let mut flush = self.pmap.get_mut().remove(space, range);
+        let mut flush = self.pmap.remove(space, range);
         for object in released {
             self.release_into(object, &mut flush);
         }

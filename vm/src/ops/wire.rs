@@ -99,7 +99,7 @@ impl<M: Machine> Vm<M> {
             entry.user_wired_count = u16::try_from(count).expect("checked against MAX_WIRE_COUNT");
             if !entry.is_wired() {
                 let range = PageRange::new(Page::containing(entry.start), Page::containing(entry.end)).expect("ordered");
-                self.pmap.get_mut().unwire(space, range);
+                self.pmap.unwire(space, range);
             }
         }
     }

@@ -110,11 +110,25 @@ impl fmt::Display for PmapError {
 /// The machine-dependent physical map: every address space's page tables, and the reverse
 /// map from frames to the mappings of them.
 ///
-/// All methods take `&mut self`: a kernel serialises calls with one lock (the pmap lock, taken
-/// after any VM map or object lock). Space ids passed in must come from [`create`] and not yet
-/// have been destroyed; anything else is a bug in the caller and panics.
+/// # Concurrency
+///
+/// Methods taking `&mut self` change the pmap's structure or many spaces at once; the VM
+/// calls them only with the VM held exclusively. Methods taking `&self` may be called from
+/// several processors at once (the faults that run side by side with the VM shared call
+/// [`enter`], [`flush`] and [`extract`]; a scheduler calls [`activate`]), and an
+/// implementation locks inside, **per address space**: a call on one space never waits for
+/// a call on another, except for short sections on what two spaces share (the reverse map
+/// of a frame mapped in both, the counters). Those locks come after every VM lock, and
+/// nothing is locked under them but the frame allocator.
+///
+/// Space ids passed in must come from [`create`] and not yet have been destroyed; anything
+/// else is a bug in the caller and panics.
 ///
 /// [`create`]: Pmap::create
+/// [`enter`]: Pmap::enter
+/// [`flush`]: Pmap::flush
+/// [`extract`]: Pmap::extract
+/// [`activate`]: Pmap::activate
 pub trait Pmap {
     /// A new, empty user address space (the kernel half, where the machine has one, is shared
     /// by every space).
@@ -135,7 +149,7 @@ pub trait Pmap {
     /// [`PmapError::OutOfMemory`] when a page table is needed and no frame is left;
     /// [`PmapError::InvalidAddress`] when `page` is not a user address. Nothing changes.
     fn enter(
-        &mut self,
+        &self,
         space: SpaceId,
         page: Page,
         frame: Frame,
@@ -208,10 +222,10 @@ pub trait Pmap {
     fn unwire(&mut self, space: SpaceId, range: PageRange);
 
     /// Makes `space` the address space the CPU translates user addresses with.
-    fn activate(&mut self, space: SpaceId);
+    fn activate(&self, space: SpaceId);
 
     /// Performs the invalidations in `flush`, then releases the frames it carries.
-    fn flush(&mut self, flush: TlbFlush);
+    fn flush(&self, flush: TlbFlush);
 
     /// Fills `frame` with zeroes.
     fn zero_page(&mut self, frame: Frame);

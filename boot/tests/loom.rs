@@ -11,7 +11,7 @@ fn the_vm_lock_protocol_holds_in_every_interleaving_loom_explores() {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(&root)
-        .args(["test", "--package", "vm", "--test", "loom", "--release", "--target-dir"])
+        .args(["test", "--package", "machvm", "--test", "loom", "--release", "--target-dir"])
         .arg(root.join("target").join("loom"))
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env("RUSTFLAGS", "--cfg loom")

@@ -5,11 +5,11 @@
 //! Run with `cargo bench -p pmap-x86`.
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use pmap_x86::sim::{Arena, SimFrames, SimMmu};
-use pmap_x86::X86Pmap;
+use machvm_pmap_x86::sim::{Arena, SimFrames, SimMmu};
+use machvm_pmap_x86::X86Pmap;
 use std::hint::black_box;
-use vm::pmap::{Pmap, SpaceId, Wiring};
-use vm::{Frame, Page, PageRange, Prot};
+use machvm::pmap::{Pmap, SpaceId, Wiring};
+use machvm::{Frame, Page, PageRange, Prot};
 
 const SIZES: [u64; 3] = [1, 512, 262_144];
 const BASE: u64 = 0x10_0000_0000;
@@ -21,7 +21,7 @@ fn setup() -> (SimPmap, SpaceId) {
     // so they are named, not allocated.
     let arena = Arena::new(4096);
     let frames = SimFrames(arena.clone());
-    let kernel_root = vm::pmap::FrameAllocator::allocate_frame(&frames).unwrap();
+    let kernel_root = machvm::pmap::FrameAllocator::allocate_frame(&frames).unwrap();
     let mut pmap = X86Pmap::new(arena.window(), frames, SimMmu::default(), kernel_root, 1 << 20);
     let space = pmap.create().unwrap();
     pmap.activate(space);

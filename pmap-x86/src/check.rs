@@ -5,8 +5,8 @@ use crate::pmap::X86Pmap;
 use crate::walk::{entry_frame, KERNEL_HALF, ENTRIES};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use vm::pmap::{FrameAllocator, SpaceId};
-use vm::{Frame, Page};
+use machvm::pmap::{FrameAllocator, SpaceId};
+use machvm::{Frame, Page};
 use x86_64::structures::paging::PageTableFlags as F;
 
 /// What a walk of every space found.

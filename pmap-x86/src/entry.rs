@@ -1,7 +1,7 @@
 //! Leaf and intermediate page-table entry bits for user mappings.
 
-use vm::pmap::Wiring;
-use vm::Prot;
+use machvm::pmap::Wiring;
+use machvm::Prot;
 use x86_64::structures::paging::PageTableFlags as F;
 
 /// Software bit marking a wired leaf mapping.

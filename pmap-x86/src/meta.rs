@@ -8,8 +8,8 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use spin::{Mutex, MutexGuard};
-use vm::pmap::SpaceId;
-use vm::{Frame, Page};
+use machvm::pmap::SpaceId;
+use machvm::{Frame, Page};
 
 /// One mapping of a frame: the page of a space that maps it.
 pub type PvEntry = (SpaceId, Page);

@@ -3,7 +3,7 @@
 //! [`HardwareMmu`] executes them on the CPU; tests use [`crate::sim::SimMmu`], which records
 //! them.
 
-use vm::Frame;
+use machvm::Frame;
 use x86_64::instructions::tlb;
 use x86_64::registers::control::{Cr3, Cr4, Cr4Flags};
 use x86_64::registers::model_specific::{Efer, EferFlags};
@@ -92,7 +92,10 @@ impl HardwareMmu {
 
 fn cpu_has_pcid() -> bool {
     // CPUID leaf 1, ECX bit 17: process-context identifiers.
-    let leaf = core::arch::x86_64::__cpuid(1);
+    // SAFETY: every x86_64 processor has CPUID (the intrinsic is `unsafe` before Rust 1.87
+    // only for that reason).
+    #[allow(unused_unsafe)]
+    let leaf = unsafe { core::arch::x86_64::__cpuid(1) };
     leaf.ecx & (1 << 17) != 0
 }
 

@@ -4,10 +4,10 @@ use crate::entry::{self, WIRED};
 use crate::mmu::Mmu;
 use crate::pmap::X86Pmap;
 use crate::walk::{self, entry_frame, Visit, USER_END};
-use vm::pmap::{
+use machvm::pmap::{
     FrameAllocator, Pmap, PmapCounts, PmapError, SpaceCounts, SpaceId, TlbFlush, TlbFlushTargets, Translation, Wiring,
 };
-use vm::{Frame, Page, PageRange, Prot};
+use machvm::{Frame, Page, PageRange, Prot};
 use x86_64::structures::paging::page_table::PageTableEntry;
 use x86_64::structures::paging::PageTableFlags as F;
 use x86_64::PhysAddr;

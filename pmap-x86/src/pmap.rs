@@ -6,9 +6,9 @@ use crate::walk::{self, ENTRIES, KERNEL_HALF};
 use crate::window::DirectMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use vm::pmap::{FrameAllocator, PmapError, SpaceCounts, SpaceId};
-use vm::sync::Lock;
-use vm::Frame;
+use machvm::pmap::{FrameAllocator, PmapError, SpaceCounts, SpaceId};
+use machvm::sync::Lock;
+use machvm::Frame;
 
 /// One user address space.
 #[derive(Debug)]
@@ -91,9 +91,9 @@ const NO_SPACE: u32 = u32::MAX;
 ///
 /// # Locking
 ///
-/// The `&self` methods of [`Pmap`](vm::pmap::Pmap) run on several processors at once: each
+/// The `&self` methods of [`Pmap`](machvm::pmap::Pmap) run on several processors at once: each
 /// takes the lock of the one space it works on (`Space::tables`), and under it a frame's
-/// metadata lock for a moment ([`MetaTable`]); counters and processor masks are atomics. The
+/// metadata lock for a moment (the per-frame metadata table); counters and processor masks are atomics. The
 /// `&mut self` methods lock nothing. Lock order: a space, then a frame's metadata, then the
 /// frame allocator.
 pub struct X86Pmap<A: FrameAllocator, M: Mmu> {

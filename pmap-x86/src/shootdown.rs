@@ -19,8 +19,8 @@
 use crate::mmu::{Invalidate, Mmu};
 use crate::pmap::{Space, X86Pmap};
 use core::sync::atomic::Ordering;
-use vm::pmap::{FrameAllocator, SpaceId, FLUSH_BATCH};
-use vm::{Frame, Page};
+use machvm::pmap::{FrameAllocator, SpaceId, FLUSH_BATCH};
+use machvm::{Frame, Page};
 
 impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
     /// Invalidates `pages` (at most [`FLUSH_BATCH`]) wherever they may be cached.

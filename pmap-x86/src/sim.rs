@@ -9,8 +9,8 @@ use crate::window::DirectMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
-use vm::pmap::FrameAllocator;
-use vm::Frame;
+use machvm::pmap::FrameAllocator;
+use machvm::Frame;
 use x86_64::structures::paging::PageTable;
 
 /// Frames of simulated physical memory. Frame 0 is never handed out.
@@ -173,7 +173,7 @@ pub enum SimFault {
 impl<A: FrameAllocator, M: Mmu> crate::X86Pmap<A, M> {
     /// Performs a user access to `addr` of `space` as the MMU would: fails if the leaf does not
     /// allow it, otherwise sets the accessed bit (and the dirty bit for a write).
-    pub fn sim_access(&mut self, space: vm::pmap::SpaceId, addr: u64, write: bool) -> Result<(), SimFault> {
+    pub fn sim_access(&mut self, space: machvm::pmap::SpaceId, addr: u64, write: bool) -> Result<(), SimFault> {
         use x86_64::structures::paging::PageTableFlags as F;
         let root = self.space(space).root;
         let (table, index) =
@@ -191,4 +191,31 @@ impl<A: FrameAllocator, M: Mmu> crate::X86Pmap<A, M> {
         entry.set_flags(flags | touched);
         Ok(())
     }
+}
+
+/// The simulated machine, named as [`machvm::Machine`] wants it: page tables on an
+/// [`Arena`], frames from it, bytes through its window. A kernel's host tests can run its VM
+/// glue (system calls, fault handling) on it, with real page tables and no hardware.
+#[derive(Debug)]
+pub struct SimMachine;
+
+impl machvm::Machine for SimMachine {
+    type Pmap = crate::X86Pmap<SimFrames, SimMmu>;
+    type Frames = SimFrames;
+    type Phys = DirectMap;
+}
+
+/// A VM system on a new arena of `frames` frames, one of which holds the kernel's (empty)
+/// top-level table; the arena comes back too, to count free frames.
+///
+/// # Panics
+///
+/// If `frames` is below 2.
+pub fn vm(frames: usize) -> (Arc<Arena>, machvm::Vm<SimMachine>) {
+    let arena = Arena::new(frames);
+    let sim = SimFrames(arena.clone());
+    let kernel_root = sim.allocate_frame().expect("an arena of 2 frames or more");
+    let pmap = crate::X86Pmap::new(arena.window(), sim.clone(), SimMmu::default(), kernel_root, frames as u64);
+    let vm = machvm::Vm::new(pmap, sim, arena.window());
+    (arena, vm)
 }

@@ -11,7 +11,7 @@
 use crate::entry::TABLE;
 use crate::meta::MetaTable;
 use crate::window::DirectMap;
-use vm::Frame;
+use machvm::Frame;
 use x86_64::structures::paging::page_table::PageTableEntry;
 use x86_64::structures::paging::PageTableFlags;
 

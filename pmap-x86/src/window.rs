@@ -3,8 +3,8 @@
 //! In a kernel the window is the direct map of physical memory; in host tests it is an arena
 //! of simulated frames ([`crate::sim`]).
 
-use vm::pmap::PhysMemory;
-use vm::{Frame, PAGE_SIZE};
+use machvm::pmap::PhysMemory;
+use machvm::{Frame, PAGE_SIZE};
 use x86_64::structures::paging::PageTable;
 
 /// A linear window onto physical memory.

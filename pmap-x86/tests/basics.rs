@@ -3,10 +3,10 @@
 mod common;
 
 use common::Fixture;
-use pmap_x86::sim::{MmuEvent, SimFault};
-use pmap_x86::USER_END;
-use vm::pmap::{PhysMemory, Pmap, PmapError, Translation, Wiring, FLUSH_BATCH};
-use vm::{Page, PageRange, Prot};
+use machvm_pmap_x86::sim::{MmuEvent, SimFault};
+use machvm_pmap_x86::USER_END;
+use machvm::pmap::{PhysMemory, Pmap, PmapError, Translation, Wiring, FLUSH_BATCH};
+use machvm::{Page, PageRange, Prot};
 
 const A: u64 = 0x40_0000;
 
@@ -33,7 +33,7 @@ fn enter_then_extract_translates_with_the_rights_given() {
     f.apply(rx);
     let t = f.pmap.extract(s, A + 0x1000).unwrap();
     assert_eq!((t.prot, t.wiring), (Prot::READ | Prot::EXECUTE, Wiring::Wired));
-    assert_eq!(f.pmap.space_counts(s), vm::pmap::SpaceCounts { resident: 2, wired: 1 });
+    assert_eq!(f.pmap.space_counts(s), machvm::pmap::SpaceCounts { resident: 2, wired: 1 });
 }
 
 #[test]
@@ -67,8 +67,8 @@ fn out_of_memory_changes_nothing() {
     let mut f = Fixture::new(false);
     let s = f.space();
     // Leave exactly two frames: a new path needs three tables (P3, P2, P1).
-    let frames = vm::pmap::FrameAllocator::allocate_frame;
-    let sim = pmap_x86::sim::SimFrames(f.arena.clone());
+    let frames = machvm::pmap::FrameAllocator::allocate_frame;
+    let sim = machvm_pmap_x86::sim::SimFrames(f.arena.clone());
     let mut hoard = Vec::new();
     while f.free() > 2 {
         hoard.push(frames(&sim).unwrap());
@@ -79,7 +79,7 @@ fn out_of_memory_changes_nothing() {
     assert_eq!((f.free(), f.pmap.stats()), before);
     assert_eq!(f.pmap.extract(s, A), None);
     f.pmap.check_invariants();
-    hoard.into_iter().for_each(|fr| vm::pmap::FrameAllocator::deallocate_frame(&sim, fr));
+    hoard.into_iter().for_each(|fr| machvm::pmap::FrameAllocator::deallocate_frame(&sim, fr));
     let ok = f.pmap.enter(s, page(A), f.data[0], Prot::READ, Wiring::Pageable).unwrap();
     f.apply(ok);
 }
@@ -266,7 +266,7 @@ fn wire_marks_an_existing_mapping_without_invalidating() {
     assert!(f.pmap.wire(s, page(A)));
     assert!(f.pmap.wire(s, page(A)), "wiring twice counts once");
     assert_eq!(f.pmap.extract(s, A).unwrap().wiring, Wiring::Wired);
-    assert_eq!(f.pmap.space_counts(s), vm::pmap::SpaceCounts { resident: 1, wired: 1 });
+    assert_eq!(f.pmap.space_counts(s), machvm::pmap::SpaceCounts { resident: 1, wired: 1 });
     f.pmap.unwire(s, pages(A, 1));
     assert_eq!(f.pmap.space_counts(s).wired, 0);
 }

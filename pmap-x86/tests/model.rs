@@ -8,8 +8,8 @@ mod common;
 use common::Fixture;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use vm::pmap::{Pmap, SpaceId, Translation, Wiring};
-use vm::{Frame, Page, PageRange, Prot};
+use machvm::pmap::{Pmap, SpaceId, Translation, Wiring};
+use machvm::{Frame, Page, PageRange, Prot};
 
 /// Pages chosen to share and to cross P1, P2, P3 and P4 table boundaries.
 const PAGES: [u64; 16] = [
@@ -105,7 +105,7 @@ fn step(f: &mut Fixture, spaces: &[SpaceId], model: &mut Model, op: &Op) {
                 model.get_mut(&key).unwrap().wiring = Wiring::Pageable;
             }
             f.pmap.unwire(spaces[space], span(from, to));
-            vm::pmap::TlbFlush::new()
+            machvm::pmap::TlbFlush::new()
         }
     };
     f.apply(flush);

@@ -6,8 +6,8 @@
 mod common;
 
 use common::Fixture;
-use vm::pmap::{Pmap, Wiring};
-use vm::{Page, Prot, PAGE_SIZE};
+use machvm::pmap::{Pmap, Wiring};
+use machvm::{Page, Prot, PAGE_SIZE};
 
 const THREADS: usize = 4;
 /// Pages each thread enters: several page tables' worth, so that threads build tables while

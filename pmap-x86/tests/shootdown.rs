@@ -4,9 +4,9 @@
 mod common;
 
 use common::Fixture;
-use pmap_x86::sim::MmuEvent;
-use vm::pmap::{Pmap, TlbFlush, Wiring};
-use vm::{Page, PageRange, Prot};
+use machvm_pmap_x86::sim::MmuEvent;
+use machvm::pmap::{Pmap, TlbFlush, Wiring};
+use machvm::{Page, PageRange, Prot};
 
 const A: u64 = 0x40_0000;
 const B: u64 = 0x80_0000;
@@ -28,7 +28,7 @@ fn shootdowns(f: &Fixture) -> Vec<MmuEvent> {
     f.pmap.mmu().events().iter().filter(|e| matches!(e, MmuEvent::Shootdown(..))).cloned().collect()
 }
 
-fn map(f: &mut Fixture, space: vm::pmap::SpaceId, addr: u64, data: usize) {
+fn map(f: &mut Fixture, space: machvm::pmap::SpaceId, addr: u64, data: usize) {
     let flush = f.pmap.enter(space, page(addr), f.data[data], Prot::DEFAULT, Wiring::Pageable).unwrap();
     f.apply(flush);
 }
@@ -148,10 +148,10 @@ fn flushing_everything_reaches_every_processor_with_a_space_loaded() {
     f.pmap.activate(s2);
     on(&mut f, 0);
     let mut flush = f.pmap.protect(s1, pages(A, 1), Prot::READ);
-    for i in 0..=vm::pmap::FLUSH_BATCH as u64 {
+    for i in 0..=machvm::pmap::FLUSH_BATCH as u64 {
         flush.add_page(s1, page(B + i * 4096));
     }
-    assert!(matches!(flush.targets(), vm::pmap::TlbFlushTargets::Everything), "past the batch, everything");
+    assert!(matches!(flush.targets(), machvm::pmap::TlbFlushTargets::Everything), "past the batch, everything");
     f.apply(flush);
     assert_eq!(shootdowns(&f), [MmuEvent::Shootdown(0b1_0010, None)]);
 }

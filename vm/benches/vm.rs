@@ -28,8 +28,8 @@ use pmap_x86::sim::{Arena, SimFrames, SimMmu};
 use pmap_x86::{DirectMap, X86Pmap};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use vm::pmap::FrameAllocator;
-use vm::{Access, FaultOutcome, Machine, MapId, NewMemory, Page, Placement, Prot, ProtectTarget, Vm, PAGE_SIZE};
+use machvm::pmap::FrameAllocator;
+use machvm::{Access, FaultOutcome, Machine, MapId, NewMemory, Page, Placement, Prot, ProtectTarget, Vm, PAGE_SIZE};
 
 struct Sim;
 
@@ -262,7 +262,7 @@ fn copy_1m(c: &mut Criterion) {
     let (mut vm, map, src, dst) = two_regions();
     group.bench_function("virtual", |b| {
         b.iter(|| {
-            let copy = vm.copyin(map, black_box(src), 1 << 20, vm::SourceDisposal::Keep).expect("readable");
+            let copy = vm.copyin(map, black_box(src), 1 << 20, machvm::SourceDisposal::Keep).expect("readable");
             vm.copy_overwrite(map, black_box(dst), copy).expect("writable");
         })
     });

@@ -35,3 +35,5 @@ impl fmt::Display for VmError {
         })
     }
 }
+
+impl core::error::Error for VmError {}

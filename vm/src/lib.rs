@@ -8,34 +8,43 @@
 //! and a [`VmError`] into a `kern_return_t`.
 //!
 //! Below it sits the machine-dependent layer ([`pmap`]): the [`Pmap`](pmap::Pmap) trait that a
-//! port implements over its page tables (`pmap-x86` for x86_64), and the [`FrameAllocator`]
-//! and [`PhysMemory`] traits through which the kernel lends physical memory. Nothing here
-//! names a machine, and nothing here is `unsafe`.
+//! port implements over its page tables, and the [`FrameAllocator`] and [`PhysMemory`] traits
+//! through which the kernel lends physical memory. Nothing here names a machine, and nothing
+//! here is `unsafe`. [`machvm-pmap-x86`](https://docs.rs/machvm-pmap-x86) is the x86_64 port,
+//! with a simulated MMU and memory (`machvm_pmap_x86::sim`) on which all of this runs on a
+//! host, in a kernel's own tests.
 //!
-//! # Porting to another kernel
+//! # Using it in a kernel
 //!
 //! 1. Implement [`FrameAllocator`] over your physical frame allocator, and [`PhysMemory`]
-//!    over a mapping of physical memory (or use `pmap_x86::DirectMap`).
-//! 2. Implement [`Pmap`](pmap::Pmap) over your page tables, or use `pmap_x86::X86Pmap`.
-//! 3. Name the three in a [`Machine`], make one [`Vm`] and keep it behind one lock.
+//!    over a mapping of physical memory (or use `machvm_pmap_x86::DirectMap`).
+//! 2. Implement [`Pmap`](pmap::Pmap) over your page tables, or use
+//!    `machvm_pmap_x86::X86Pmap`.
+//! 3. Name the three in a [`Machine`], make one [`Vm`], and keep it behind a readers-writer
+//!    lock: shared for [`Vm::fault_shared`], exclusive for everything else ([`Vm`]'s
+//!    locking rules).
 //! 4. Create a map per address space, call the operations from your system calls (sanitize
-//!    arguments with [`api::sanitize`] first), and send user page faults to [`Vm::fault`].
-//!    Take frames only under the VM lock: wiring counts free frames before it starts.
+//!    arguments with [`api::sanitize`] first), and send user page faults to
+//!    [`Vm::fault_shared`], then [`Vm::fault`] if it declines.
+//!
+//! `PORTING.md`, beside this crate's manifest, walks through a port step by step: the
+//! traits, the order of calls, the locking rules, what the fault handler needs, and testing
+//! on the host.
+//!
+//! The whole cycle on the host, on `machvm-pmap-x86`'s simulation (the block is not run here:
+//! that crate depends on this one; it runs as its crate-level example and as its
+//! `examples/host.rs`):
 //!
 //! ```ignore
-//! struct MyMachine;
-//! impl vm::Machine for MyMachine {
-//!     type Pmap = pmap_x86::X86Pmap<MyFrames, pmap_x86::HardwareMmu>;
-//!     type Frames = MyFrames;
-//!     type Phys = pmap_x86::DirectMap;
-//! }
-//! let mut vm: vm::Vm<MyMachine> = vm::Vm::new(pmap, MyFrames, window);
-//! let map = vm.create_map(vm::api::USER_MIN, vm::api::USER_MAX)?;
-//! let at = vm.allocate(map, vm::Placement::Anywhere { mask: 0 }, 16, vm::NewMemory::DEFAULT)?;
-//! match vm.fault(map, at.addr(), vm::Access::Write) {
-//!     vm::FaultOutcome::Resolved => { /* retry the access */ }
+//! use machvm::{Access, FaultOutcome, NewMemory, Placement};
+//! let (_arena, mut vm) = machvm_pmap_x86::sim::vm(256);
+//! let map = vm.create_map(machvm::api::USER_MIN, machvm::api::USER_MAX)?;
+//! let at = vm.allocate(map, Placement::Anywhere { mask: 0 }, 16, NewMemory::DEFAULT)?;
+//! match vm.fault(map, at.addr(), Access::Write) {
+//!     FaultOutcome::Resolved => { /* retry the access */ }
 //!     other => { /* end the task: a bad access */ }
 //! }
+//! vm.destroy_map(map);
 //! ```
 //!
 //! [`FrameAllocator`]: pmap::FrameAllocator

@@ -153,6 +153,7 @@ impl<M: Machine> Vm<M> {
     }
 
     /// Event counters.
+    #[doc(alias = "vm_statistics")]
     pub fn counters(&self) -> VmCounters {
         let c = &self.counters;
         VmCounters {
@@ -207,6 +208,7 @@ impl<M: Machine> Vm<M> {
     /// # Errors
     ///
     /// [`VmError::OutOfMemory`] if the pmap has no frame for the address space.
+    #[doc(alias = "vm_map_create")]
     pub fn create_map(&mut self, min: u64, max: u64) -> Result<MapId, VmError> {
         let space = self.pmap.create().map_err(|_| VmError::OutOfMemory)?;
         Ok(MapId(self.maps.insert(VmMap::new(space, min, max))))
@@ -265,6 +267,7 @@ impl<M: Machine> Vm<M> {
     /// O(n) for n entries: the address space is torn down in one walk of its page tables,
     /// then each entry's object loses its reference; no entry is looked up or unlinked one by
     /// one.
+    #[doc(alias = "vm_map_destroy")]
     pub fn destroy_map(&mut self, id: MapId) {
         let map = self.maps.remove(id.0).expect("a live map");
         let flush = self.pmap.destroy(map.space);

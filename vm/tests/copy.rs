@@ -6,7 +6,7 @@
 mod common;
 
 use common::{page, pages_from, Fixture};
-use vm::{CopyId, Inherit, MapId, NewMemory, Placement, Prot, ProtectTarget, RemapMode, SourceDisposal, VmError, PAGE_SIZE};
+use machvm::{CopyId, Inherit, MapId, NewMemory, Placement, Prot, ProtectTarget, RemapMode, SourceDisposal, VmError, PAGE_SIZE};
 
 const ANY: Placement = Placement::Anywhere { mask: 0 };
 const KEEP: SourceDisposal = SourceDisposal::Keep;
@@ -161,9 +161,9 @@ fn an_overwrite_never_lands_in_memory_made_read_only_meanwhile() {
     // A read-only copy-on-write mapping of a frozen object (a program's text).
     let text = f.vm.new_frozen_entry(4, 0, &[42; 100], Prot::READ | Prot::EXECUTE).unwrap();
     let rx = NewMemory { protection: Prot::READ | Prot::EXECUTE, max_protection: Prot::READ | Prot::EXECUTE, inheritance: Inherit::Copy };
-    let t = f.vm.map_named(other, ANY, 4, text, 0, vm::MapMode::Copy, rx).unwrap().addr();
+    let t = f.vm.map_named(other, ANY, 4, text, 0, machvm::MapMode::Copy, rx).unwrap().addr();
     assert_eq!(f.vm.copy_overwrite(other, t, copy), Err(VmError::ProtectionFailure));
-    let shared = f.vm.map_named(a, ANY, 4, text, 0, vm::MapMode::Shared, rx).unwrap().addr();
+    let shared = f.vm.map_named(a, ANY, 4, text, 0, machvm::MapMode::Shared, rx).unwrap().addr();
     assert_eq!(bytes(&mut f, a, shared, 1), [42], "the frozen object was never written");
     f.vm.copy_discard(copy);
     f.vm.release_named(text);
@@ -181,10 +181,10 @@ fn an_overwrite_of_wired_memory_writes_it_in_place() {
     let copy = f.vm.copyin(a, src, 4 * PAGE_SIZE, KEEP).unwrap();
     let (s, e) = pages_from(dst, 4);
     f.vm.wire(a, s, e, Prot::DEFAULT).unwrap();
-    let frame = vm::pmap::Pmap::extract(&*f.vm.pmap(), f.vm.space(a), dst).unwrap().frame;
+    let frame = machvm::pmap::Pmap::extract(&*f.vm.pmap(), f.vm.space(a), dst).unwrap().frame;
     f.vm.copy_overwrite(a, dst, copy).unwrap();
-    let after = vm::pmap::Pmap::extract(&*f.vm.pmap(), f.vm.space(a), dst).unwrap();
-    assert_eq!((after.frame, after.wiring), (frame, vm::pmap::Wiring::Wired), "same wired frame");
+    let after = machvm::pmap::Pmap::extract(&*f.vm.pmap(), f.vm.space(a), dst).unwrap();
+    assert_eq!((after.frame, after.wiring), (frame, machvm::pmap::Wiring::Wired), "same wired frame");
     assert_eq!(bytes(&mut f, a, dst + PAGE_SIZE, 1), [2]);
     f.check(&[a]);
 }

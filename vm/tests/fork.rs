@@ -3,8 +3,8 @@
 mod common;
 
 use common::{pages_from, Fixture};
-use vm::pmap::{FrameAllocator, Pmap};
-use vm::{Inherit, MapId, NewMemory, Placement, Prot, PAGE_SIZE};
+use machvm::pmap::{FrameAllocator, Pmap};
+use machvm::{Inherit, MapId, NewMemory, Placement, Prot, PAGE_SIZE};
 
 const ANY: Placement = Placement::Anywhere { mask: 0 };
 
@@ -30,7 +30,7 @@ fn share_copy_and_none_behave_as_inherited() {
     let child = f.vm.fork(parent).unwrap();
     assert_eq!(f.read(child, share), Ok(10));
     assert_eq!(f.read(child, copy), Ok(11));
-    assert_eq!(f.read(child, none), Err(vm::FaultOutcome::InvalidAddress));
+    assert_eq!(f.read(child, none), Err(machvm::FaultOutcome::InvalidAddress));
     f.write(child, share, 20).unwrap();
     f.write(child, copy, 21).unwrap();
     assert_eq!(f.read(parent, share), Ok(20), "shared writes are seen both ways");

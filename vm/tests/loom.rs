@@ -15,7 +15,7 @@ mod common;
 use common::{page, pages_from, Fixture, SimVm};
 use loom::sync::{Arc, RwLock};
 use loom::thread;
-use vm::{Access, FaultOutcome, MapId, NewMemory, Placement, Prot, ProtectTarget, PAGE_SIZE};
+use machvm::{Access, FaultOutcome, MapId, NewMemory, Placement, Prot, ProtectTarget, PAGE_SIZE};
 
 const ANY: Placement = Placement::Anywhere { mask: 0 };
 
@@ -76,8 +76,8 @@ fn race(f: Fixture, maps: &[MapId], threads: Vec<Box<dyn FnOnce(&RwLock<SimVm>) 
 }
 
 /// The frame `addr` translates to and whether it is writable, if it is mapped.
-fn translation(f: &Fixture, map: MapId, addr: u64) -> Option<(vm::Frame, bool)> {
-    let t = vm::pmap::Pmap::extract(&*f.vm.pmap(), f.vm.space(map), addr)?;
+fn translation(f: &Fixture, map: MapId, addr: u64) -> Option<(machvm::Frame, bool)> {
+    let t = machvm::pmap::Pmap::extract(&*f.vm.pmap(), f.vm.space(map), addr)?;
     Some((t.frame, t.prot.contains(Prot::WRITE)))
 }
 
@@ -103,9 +103,9 @@ fn a_zero_page_read_never_hides_a_write() {
             assert_eq!(fault(vm, m, b, Access::Write), FaultOutcome::Resolved);
             // The store the fault was for, through the translation it made.
             let vm = vm.read().unwrap();
-            let t = vm::pmap::Pmap::extract(&*vm.pmap(), vm.space(m), b).expect("just mapped");
+            let t = machvm::pmap::Pmap::extract(&*vm.pmap(), vm.space(m), b).expect("just mapped");
             assert!(t.prot.contains(Prot::WRITE));
-            vm::pmap::PhysMemory::write(vm.phys(), t.frame, 0, &[7]);
+            machvm::pmap::PhysMemory::write(vm.phys(), t.frame, 0, &[7]);
         };
         let mut f = race(f, &[m], vec![Box::new(read), Box::new(write)]);
         // Whatever the order, the translation is the written page's: a zero-page translation
@@ -193,7 +193,7 @@ fn faults_in_two_maps_entering_one_frame_keep_its_reverse_map() {
         let frames = [first, second].map(|map| translation(&f, map, a));
         assert_eq!(frames[0].map(|t| t.0), translation(&f, m, a).map(|t| t.0), "one frame for all three");
         assert_eq!(frames, [frames[0]; 2]);
-        let mappings = vm::pmap::Pmap::mappings_of(f.vm.pmap(), frames[0].expect("mapped").0);
+        let mappings = machvm::pmap::Pmap::mappings_of(f.vm.pmap(), frames[0].expect("mapped").0);
         assert_eq!(mappings.len(), 3, "the reverse map lists the parent and both children");
     });
 }

@@ -8,7 +8,7 @@ mod common;
 use common::model::{Model, Vpn, Where};
 use common::{Fixture, MAX, MIN};
 use proptest::prelude::*;
-use vm::{FaultOutcome, Inherit, MapId, NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
+use machvm::{FaultOutcome, Inherit, MapId, NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
 
 /// Pages of the window the test works in.
 const WINDOW: u64 = 16;

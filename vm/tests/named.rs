@@ -4,7 +4,7 @@
 mod common;
 
 use common::Fixture;
-use vm::{Inherit, MapId, MapMode, NamedId, NewMemory, Placement, Prot, VmError, PAGE_SIZE};
+use machvm::{Inherit, MapId, MapMode, NamedId, NewMemory, Placement, Prot, VmError, PAGE_SIZE};
 
 const ANY: Placement = Placement::Anywhere { mask: 0 };
 

@@ -3,12 +3,12 @@
 mod common;
 
 use common::{page, pages_from, Fixture, MAX, MIN};
-use vm::pmap::Pmap;
-use vm::{Behavior, FaultOutcome, Inherit, NewMemory, Placement, Prot, ProtectTarget, VmError, MAX_WIRE_COUNT, PAGE_SIZE};
+use machvm::pmap::Pmap;
+use machvm::{Behavior, FaultOutcome, Inherit, NewMemory, Placement, Prot, ProtectTarget, VmError, MAX_WIRE_COUNT, PAGE_SIZE};
 
 const ANY: Placement = Placement::Anywhere { mask: 0 };
 
-fn entries(f: &Fixture, map: vm::MapId) -> usize {
+fn entries(f: &Fixture, map: machvm::MapId) -> usize {
     f.vm.map(map).entries().count()
 }
 
@@ -247,15 +247,15 @@ fn wire_without_enough_memory_changes_nothing() {
 fn faults_report_what_went_wrong() {
     let mut f = Fixture::new(40);
     let m = f.map();
-    assert_eq!(f.vm.fault(m, 0x5000, vm::Access::Read), FaultOutcome::InvalidAddress);
+    assert_eq!(f.vm.fault(m, 0x5000, machvm::Access::Read), FaultOutcome::InvalidAddress);
     let a = f.vm.allocate(m, ANY, 64, NewMemory { protection: Prot::READ, ..NewMemory::DEFAULT }).unwrap().addr();
-    assert_eq!(f.vm.fault(m, a, vm::Access::Write), FaultOutcome::ProtectionFailure);
-    assert_eq!(f.vm.fault(m, a, vm::Access::Execute), FaultOutcome::ProtectionFailure);
+    assert_eq!(f.vm.fault(m, a, machvm::Access::Write), FaultOutcome::ProtectionFailure);
+    assert_eq!(f.vm.fault(m, a, machvm::Access::Execute), FaultOutcome::ProtectionFailure);
     let mut outcome = FaultOutcome::Resolved;
     let (s, e) = pages_from(a, 64);
     f.vm.protect(m, s, e, ProtectTarget::Current, Prot::DEFAULT).unwrap();
     for i in 0..64 {
-        outcome = f.vm.fault(m, a + i * PAGE_SIZE, vm::Access::Write);
+        outcome = f.vm.fault(m, a + i * PAGE_SIZE, machvm::Access::Write);
         if outcome != FaultOutcome::Resolved {
             break;
         }

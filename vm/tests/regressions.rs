@@ -3,9 +3,9 @@
 mod common;
 
 use common::{page, Fixture, MAX, MIN};
-use vm::api::{sanitize, Sanitized};
-use vm::pmap::Pmap;
-use vm::{NewMemory, Placement, Prot, VmError, PAGE_SIZE};
+use machvm::api::{sanitize, Sanitized};
+use machvm::pmap::Pmap;
+use machvm::{NewMemory, Placement, Prot, VmError, PAGE_SIZE};
 
 /// GNU Mach (2018): aligning a candidate address up with a large mask wrapped around and the
 /// search returned an address below the map's minimum.

@@ -11,8 +11,8 @@ mod common;
 
 use common::review::*;
 use common::{pages_from, Fixture};
-use vm::object::MAX_CHAIN_LENGTH;
-use vm::{MapId, NewMemory, Prot, ProtectTarget, SourceDisposal, PAGE_SIZE};
+use machvm::object::MAX_CHAIN_LENGTH;
+use machvm::{MapId, NewMemory, Prot, ProtectTarget, SourceDisposal, PAGE_SIZE};
 
 const KEEP: SourceDisposal = SourceDisposal::Keep;
 

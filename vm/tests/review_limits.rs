@@ -8,7 +8,7 @@ mod common;
 
 use common::review::*;
 use common::{page, pages_from, Fixture, MAX, MIN};
-use vm::{Access, FaultOutcome, Inherit, NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
+use machvm::{Access, FaultOutcome, Inherit, NewMemory, Page, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
 
 // ---------------------------------------------------------------------------------------
 // The entry limit

@@ -10,8 +10,8 @@ mod alloc_probe;
 use alloc_probe::largest_allocation;
 use common::review::*;
 use common::{page, pages_from, Fixture};
-use vm::pmap::{Pmap, Wiring};
-use vm::{Access, FaultOutcome, Inherit, MapMode, NewMemory, Placement, Prot, SourceDisposal, VmError, PAGE_SIZE};
+use machvm::pmap::{Pmap, Wiring};
+use machvm::{Access, FaultOutcome, Inherit, MapMode, NewMemory, Placement, Prot, SourceDisposal, VmError, PAGE_SIZE};
 
 // ---------------------------------------------------------------------------------------
 // Named entries and frozen objects

@@ -8,7 +8,7 @@ mod common;
 
 use common::review::*;
 use common::{page, pages_from, Fixture};
-use vm::{Access, FaultOutcome, Inherit, NewMemory, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
+use machvm::{Access, FaultOutcome, Inherit, NewMemory, Placement, Prot, ProtectTarget, VmError, PAGE_SIZE};
 
 // ---------------------------------------------------------------------------------------
 // Sharing and copy-on-write

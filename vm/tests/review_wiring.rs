@@ -10,8 +10,8 @@ mod alloc_probe;
 use alloc_probe::largest_allocation;
 use common::review::*;
 use common::{page, pages_from, Fixture, MAX, MIN};
-use vm::pmap::Pmap;
-use vm::{FaultOutcome, NewMemory, Placement, Prot, VmError, PAGE_SIZE};
+use machvm::pmap::Pmap;
+use machvm::{FaultOutcome, NewMemory, Placement, Prot, VmError, PAGE_SIZE};
 
 // ---------------------------------------------------------------------------------------
 // Wiring

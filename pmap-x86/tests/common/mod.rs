@@ -2,11 +2,11 @@
 
 #![allow(dead_code)]
 
-use pmap_x86::sim::{Arena, SimFrames, SimMmu};
-use pmap_x86::X86Pmap;
+use machvm_pmap_x86::sim::{Arena, SimFrames, SimMmu};
+use machvm_pmap_x86::X86Pmap;
 use std::sync::Arc;
-use vm::pmap::{FrameAllocator, Pmap, SpaceId, TlbFlush};
-use vm::Frame;
+use machvm::pmap::{FrameAllocator, Pmap, SpaceId, TlbFlush};
+use machvm::Frame;
 
 pub type SimPmap = X86Pmap<SimFrames, SimMmu>;
 

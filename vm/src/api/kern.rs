@@ -43,6 +43,41 @@ impl KernReturn {
     pub fn code(self) -> i32 {
         self as i32
     }
+
+    /// The Mach name of the code.
+    ///
+    /// ```
+    /// use machvm::api::KernReturn;
+    /// use machvm::VmError;
+    /// assert_eq!(KernReturn::from(VmError::NoSpace).name(), "KERN_NO_SPACE");
+    /// assert_eq!(KernReturn::ResourceShortage.to_string(), "KERN_RESOURCE_SHORTAGE (6)");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Success => "KERN_SUCCESS",
+            Self::InvalidAddress => "KERN_INVALID_ADDRESS",
+            Self::ProtectionFailure => "KERN_PROTECTION_FAILURE",
+            Self::NoSpace => "KERN_NO_SPACE",
+            Self::InvalidArgument => "KERN_INVALID_ARGUMENT",
+            Self::Failure => "KERN_FAILURE",
+            Self::ResourceShortage => "KERN_RESOURCE_SHORTAGE",
+            Self::NoAccess => "KERN_NO_ACCESS",
+            Self::MemoryFailure => "KERN_MEMORY_FAILURE",
+            Self::MemoryError => "KERN_MEMORY_ERROR",
+            Self::InvalidTask => "KERN_INVALID_TASK",
+            Self::InvalidValue => "KERN_INVALID_VALUE",
+            Self::InvalidHost => "KERN_INVALID_HOST",
+            Self::InvalidObject => "KERN_INVALID_OBJECT",
+            Self::NotSupported => "KERN_NOT_SUPPORTED",
+        }
+    }
+}
+
+/// The Mach name and the number: `KERN_NO_SPACE (3)`.
+impl core::fmt::Display for KernReturn {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} ({})", self.name(), self.code())
+    }
 }
 
 impl From<VmError> for KernReturn {

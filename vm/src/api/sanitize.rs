@@ -59,7 +59,28 @@ pub enum RangeError {
     OutsideMap,
 }
 
+impl core::fmt::Display for RangeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Self::Overflow => "the range passes the end of the address space",
+            Self::OutsideMap => "the range is not inside the map",
+        })
+    }
+}
+
+impl core::error::Error for RangeError {}
+
 /// Sanitizes `(address, size)` for a map over `[min, max)` (page-aligned bounds).
+///
+/// ```
+/// use machvm::api::{sanitize, RangeError, Sanitized, USER_MAX, USER_MIN};
+/// // Unaligned: the start is truncated and the end rounded up, to two pages.
+/// let Ok(Sanitized::Range(range)) = sanitize(0x1_0ff0, 0x20, USER_MIN, USER_MAX) else { panic!() };
+/// assert_eq!((range.start().addr(), range.end().addr()), (0x1_0000, 0x1_2000));
+/// assert_eq!(sanitize(u64::MAX - 4, 8, USER_MIN, USER_MAX), Err(RangeError::Overflow));
+/// assert_eq!(sanitize(0, 1, USER_MIN, USER_MAX), Err(RangeError::OutsideMap));
+/// assert_eq!(sanitize(0x1_0000, 0, USER_MIN, USER_MAX), Ok(Sanitized::Empty));
+/// ```
 pub fn sanitize(address: u64, size: u64, min: u64, max: u64) -> Result<Sanitized, RangeError> {
     if size == 0 {
         return Ok(Sanitized::Empty);

@@ -18,6 +18,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::ProtectionFailure`]: a byte is not readable;
     /// - [`VmError::OutOfMemory`] / [`VmError::EntryLimit`]: not enough frames for the copies
     ///   made at once, or no room for the entries. Nothing changes on error.
+    #[doc(alias("vm_map_copyin", "vm_copyin"))]
     pub fn copyin(&mut self, map: MapId, addr: u64, len: u64, disposal: SourceDisposal) -> Result<CopyId, VmError> {
         let end = addr.checked_add(len).ok_or(VmError::InvalidAddress)?;
         let (page_start, page_end) = (addr - addr % PAGE_SIZE, end.checked_next_multiple_of(PAGE_SIZE).ok_or(VmError::InvalidAddress)?);
@@ -114,6 +115,7 @@ impl<M: Machine> Vm<M> {
     }
 
     /// Drops copy `id` and the references it holds.
+    #[doc(alias = "vm_map_copy_discard")]
     pub fn copy_discard(&mut self, id: CopyId) {
         if let Some(copy) = self.copies.remove(id.0) {
             for object in copy.objects() {

@@ -17,6 +17,7 @@ impl<M: Machine> Vm<M> {
     /// [`VmError::InvalidArgument`] for a dead copy; placement errors ([`VmError::NoSpace`]...),
     /// [`VmError::EntryLimit`] or [`VmError::OutOfMemory`] (a buffer copy's frames are counted
     /// first): the copy stays valid and the map unchanged.
+    #[doc(alias("vm_map_copyout", "vm_copyout"))]
     pub fn copyout(&mut self, map: MapId, id: CopyId, placement: Placement) -> Result<u64, VmError> {
         let copy = self.copies.get(id.0).ok_or(VmError::InvalidArgument)?;
         if copy.size == 0 {

@@ -34,6 +34,7 @@ impl<M: Machine> Vm<M> {
     ///
     /// [`VmError::InvalidAddress`] for a hole in the source; placement errors; for copies, as
     /// [`copyin`](Self::copyin). Nothing changes on error.
+    #[doc(alias = "vm_remap")]
     pub fn remap(&mut self, target: MapId, placement: Placement, source: MapId, start: Page, end: Page, mode: RemapMode, inheritance: Inherit) -> Result<Remapped, VmError> {
         let (s, e) = (start.addr(), end.addr());
         if !self.map(source).covers(s, e) {

@@ -66,6 +66,7 @@ struct Plan {
 
 impl<M: Machine> Vm<M> {
     /// Resolves a fault at `addr` in `map` for `access`.
+    #[doc(alias = "vm_fault")]
     pub fn fault(&mut self, map: MapId, addr: u64, access: Access) -> FaultOutcome {
         self.fault_from(map, addr, access, FaultKind::Access)
     }

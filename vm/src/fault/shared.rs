@@ -47,6 +47,7 @@ enum Below {
 impl<M: Machine> Vm<M> {
     /// Resolves a fault at `addr` in `map` for `access` with the VM shared, if it is one of
     /// the cases this path handles (module docs); `None` when it needs the VM exclusive.
+    #[doc(alias = "vm_fault")]
     pub fn fault_shared(&self, map: MapId, addr: u64, access: Access) -> Option<FaultOutcome> {
         let m = self.maps.get(map.0)?;
         let entry = match m.lookup(addr) {

@@ -30,6 +30,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::InvalidArgument`]: `pages` is 0;
     /// - [`VmError::NoSpace`]: no free range fits (anywhere), or the fixed range is in use;
     /// - [`VmError::InvalidAddress`]: the fixed range is not inside the map.
+    #[doc(alias = "vm_allocate")]
     pub fn allocate(&mut self, map: MapId, placement: Placement, pages: u64, memory: NewMemory) -> Result<Page, VmError> {
         let start = self.place(map, placement, pages)?;
         self.room_for(map, 1)?;

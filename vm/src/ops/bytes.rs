@@ -19,6 +19,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::InvalidAddress`]: a byte of the range is not mapped, or the range wraps;
     /// - [`VmError::ProtectionFailure`]: the current protection forbids writing somewhere;
     /// - [`VmError::OutOfMemory`]: a page could not be made (earlier pages are written).
+    #[doc(alias = "vm_write")]
     pub fn write_bytes(&mut self, map: MapId, addr: u64, data: &[u8]) -> Result<(), VmError> {
         self.for_each_chunk(map, addr, data.len(), Access::Write, |vm, frame, offset, at, len| {
             vm.phys.write(frame, offset, &data[at..at + len]);
@@ -30,6 +31,7 @@ impl<M: Machine> Vm<M> {
     /// # Errors
     ///
     /// As [`write_bytes`](Self::write_bytes), for reading.
+    #[doc(alias = "copyin")]
     pub fn read_bytes(&mut self, map: MapId, addr: u64, out: &mut [u8]) -> Result<(), VmError> {
         self.for_each_chunk(map, addr, out.len(), Access::Read, |vm, frame, offset, at, len| {
             vm.phys.read(frame, offset, &mut out[at..at + len]);

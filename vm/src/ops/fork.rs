@@ -35,6 +35,7 @@ impl<M: Machine> Vm<M> {
     ///
     /// [`VmError::OutOfMemory`] if the frames for the immediate copies or the child's address
     /// space cannot be had; the parent is then unchanged.
+    #[doc(alias("vm_map_fork", "task_create"))]
     pub fn fork(&mut self, parent: MapId) -> Result<MapId, VmError> {
         let copies: u64 = self.map(parent).entries().filter(|e| self.needs_eager_copy(e)).map(|e| self.pages_with_data(e).len() as u64).sum();
         let (min, max, space) = (self.map(parent).min, self.map(parent).max, self.map(parent).space);

@@ -106,6 +106,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::InvalidAddress`]: the range is not mapped;
     /// - [`VmError::InvalidArgument`]: it spans more than one map entry;
     /// - [`VmError::ProtectionFailure`]: `protection` exceeds the region's maximum.
+    #[doc(alias = "mach_make_memory_entry")]
     pub fn make_named_entry(&mut self, map: MapId, start: Page, end: Page, protection: Prot) -> Result<NamedId, VmError> {
         let entry = self.map(map).lookup(start.addr()).ok_or(VmError::InvalidAddress)?.clone();
         if end.addr() > entry.end {
@@ -132,6 +133,7 @@ impl<M: Machine> Vm<M> {
     ///
     /// [`VmError::InvalidArgument`] for a window outside the parent or a dead parent;
     /// [`VmError::ProtectionFailure`] for rights the parent does not grant.
+    #[doc(alias = "mach_make_memory_entry")]
     pub fn sub_named_entry(&mut self, parent: NamedId, offset: u64, pages: u64, protection: Prot) -> Result<NamedId, VmError> {
         let p = self.named(parent)?;
         if offset.checked_add(pages).is_none_or(|end| end > p.size) {
@@ -145,6 +147,7 @@ impl<M: Machine> Vm<M> {
     }
 
     /// Drops the named entry `id` (and its reference to the object).
+    #[doc(alias = "mach_port_deallocate")]
     pub fn release_named(&mut self, id: NamedId) {
         if let Some(entry) = self.named.remove(id.0) {
             self.release(entry.object);
@@ -163,6 +166,7 @@ impl<M: Machine> Vm<M> {
     ///   (a copy may add write: it is private; it needs read);
     /// - placement errors as [`allocate`](Self::allocate); [`VmError::OutOfMemory`] for an
     ///   immediate copy that does not fit. Nothing changes on error.
+    #[doc(alias = "vm_map")]
     pub fn map_named(&mut self, map: MapId, placement: Placement, pages: u64, id: NamedId, offset: u64, mode: MapMode, memory: NewMemory) -> Result<Page, VmError> {
         let named = self.named(id)?;
         if pages == 0 || offset.checked_add(pages).is_none_or(|end| end > named.size) {

@@ -14,6 +14,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::InvalidAddress`]: a page of the range is not mapped;
     /// - [`VmError::ProtectionFailure`]: some page allows no access at all;
     /// - [`VmError::OutOfMemory`]: not enough frames (nothing was changed).
+    #[doc(alias = "vm_map_wire")]
     pub fn populate(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
         let (start, end) = (start.addr(), end.addr());
         let m = self.map(map);

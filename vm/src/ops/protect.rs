@@ -16,6 +16,7 @@ impl<M: Machine> Vm<M> {
     ///   protection), or would raise some entry's maximum.
     ///
     /// Nothing changes on error.
+    #[doc(alias = "vm_protect")]
     pub fn protect(&mut self, map: MapId, start: Page, end: Page, target: ProtectTarget, prot: Prot) -> Result<(), VmError> {
         let (start, end) = (start.addr(), end.addr());
         let m = self.map(map);

@@ -36,6 +36,7 @@ impl<M: Machine> Vm<M> {
     /// # Errors
     ///
     /// [`VmError::NoSpace`] if there is none at or above `addr`.
+    #[doc(alias = "vm_region")]
     pub fn region(&self, map: MapId, addr: u64) -> Result<RegionInfo, VmError> {
         let e = self.map(map).lookup_at_or_after(addr).ok_or(VmError::NoSpace)?;
         Ok(RegionInfo {

@@ -14,6 +14,7 @@ impl<M: Machine> Vm<M> {
     /// [`VmError::InvalidAddress`] if the range is not inside the map, or
     /// [`VmError::EntryLimit`] if it is the middle of an entry of a full map (nothing is
     /// removed).
+    #[doc(alias = "vm_deallocate")]
     pub fn deallocate(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
         self.check_deallocate(map, start, end)?;
         self.remove_range(map, start.addr(), end.addr());

@@ -18,6 +18,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::ProtectionFailure`]: `access` is not allowed by some entry's protection;
     /// - [`VmError::WireCountOverflow`]: a page is already wired `MAX_WIRE_COUNT` times;
     /// - [`VmError::OutOfMemory`]: not enough frames (reserved before any change).
+    #[doc(alias = "vm_wire")]
     pub fn wire(&mut self, map: MapId, start: Page, end: Page, access: Prot) -> Result<(), VmError> {
         let (start, end) = (start.addr(), end.addr());
         self.check_wire(map, start, end, access)?;
@@ -43,6 +44,7 @@ impl<M: Machine> Vm<M> {
     ///
     /// [`VmError::InvalidArgument`] if some page of the range is not mapped or not wired by the
     /// user (nothing changes).
+    #[doc(alias = "vm_wire")]
     pub fn unwire(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
         let (start, end) = (start.addr(), end.addr());
         let m = self.map(map);

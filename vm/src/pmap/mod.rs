@@ -107,6 +107,8 @@ impl fmt::Display for PmapError {
     }
 }
 
+impl core::error::Error for PmapError {}
+
 /// The machine-dependent physical map: every address space's page tables, and the reverse
 /// map from frames to the mappings of them.
 ///

@@ -8,8 +8,8 @@ pub mod review;
 use pmap_x86::sim::{Arena, SimFrames, SimMmu};
 use pmap_x86::{DirectMap, X86Pmap};
 use std::sync::Arc;
-use vm::pmap::{FrameAllocator, PhysMemory};
-use vm::{Access, FaultOutcome, Machine, MapId, Page, Vm, PAGE_SIZE};
+use machvm::pmap::{FrameAllocator, PhysMemory};
+use machvm::{Access, FaultOutcome, Machine, MapId, Page, Vm, PAGE_SIZE};
 
 pub struct Sim;
 
@@ -42,7 +42,7 @@ impl Fixture {
     /// A new VM system on frames of `arena` (which may have served earlier ones: frames are
     /// not zeroed), with `kernel_root` as the kernel's root table; the baseline is what is
     /// free now.
-    pub fn on_arena(arena: Arc<Arena>, kernel_root: vm::Frame) -> Self {
+    pub fn on_arena(arena: Arc<Arena>, kernel_root: machvm::Frame) -> Self {
         let sim = SimFrames(arena.clone());
         let pmap = X86Pmap::new(arena.window(), sim.clone(), SimMmu::default(), kernel_root, arena.len() as u64);
         let vm = Vm::new(pmap, sim.clone(), arena.window());
@@ -70,10 +70,10 @@ impl Fixture {
     }
 
     /// The frame the MMU would use for `access` at `addr`, faulting as needed.
-    fn translate(&mut self, map: MapId, addr: u64, access: Access) -> Result<vm::Frame, FaultOutcome> {
+    fn translate(&mut self, map: MapId, addr: u64, access: Access) -> Result<machvm::Frame, FaultOutcome> {
         let space = self.vm.space(map);
         for _ in 0..2 {
-            let allowed = vm::pmap::Pmap::extract(&*self.vm.pmap(), space, addr)
+            let allowed = machvm::pmap::Pmap::extract(&*self.vm.pmap(), space, addr)
                 .filter(|t| t.prot.contains(access.needs()));
             if let Some(t) = allowed {
                 return Ok(t.frame);

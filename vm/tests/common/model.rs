@@ -16,7 +16,7 @@
 mod copies;
 
 use std::collections::BTreeMap;
-use vm::{Behavior, FaultOutcome, Inherit, NewMemory, Prot, VmError, MAX_WIRE_COUNT, PAGE_SIZE};
+use machvm::{Behavior, FaultOutcome, Inherit, NewMemory, Prot, VmError, MAX_WIRE_COUNT, PAGE_SIZE};
 
 /// Page numbers (addresses divided by the page size).
 pub type Vpn = u64;
@@ -119,7 +119,7 @@ fn page_chunks(addr: u64, len: u64) -> impl Iterator<Item = (u64, usize)> {
     })
 }
 
-/// The spec's range rule (`vm::api::sanitize`), computed independently: `Ok(None)` for size 0,
+/// The spec's range rule (`machvm::api::sanitize`), computed independently: `Ok(None)` for size 0,
 /// `Ok(Some((start, end)))` as page numbers, `Err(())` for a range that wraps or leaves the map.
 pub fn sanitize(address: u64, size: u64, min: u64, max: u64) -> Result<Option<(Vpn, Vpn)>, ()> {
     if size == 0 {

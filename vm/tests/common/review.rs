@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use super::{page, Fixture};
-use vm::pmap::FrameAllocator;
-use vm::{Access, FaultOutcome, MapEntry, MapId, NewMemory, Placement, PAGE_SIZE};
+use machvm::pmap::FrameAllocator;
+use machvm::{Access, FaultOutcome, MapEntry, MapId, NewMemory, Placement, PAGE_SIZE};
 
 /// Placement anywhere, without a mask.
 pub const ANY: Placement = Placement::Anywhere { mask: 0 };

@@ -5,7 +5,7 @@
 
 use crate::common::{MAX, MIN};
 use arbitrary::{Arbitrary, Result, Unstructured};
-use vm::{Behavior, Inherit, NewMemory, Prot, PAGE_SIZE};
+use machvm::{Behavior, Inherit, NewMemory, Prot, PAGE_SIZE};
 
 const PAGE: u64 = PAGE_SIZE;
 
@@ -181,7 +181,7 @@ pub enum Range {
     /// `count` pages from the page holding `start` (the end clipped to the last page of the
     /// 64-bit space), passed to the VM directly.
     Pages { start: Addr, count: Count },
-    /// A caller's `(address, size)`, through `vm::api::sanitize` as a system call would.
+    /// A caller's `(address, size)`, through `machvm::api::sanitize` as a system call would.
     Bytes { addr: Addr, size: Size },
 }
 

@@ -17,8 +17,8 @@ use input::{decode, Op, Sequence};
 use pmap_x86::sim::{Arena, SimFrames};
 use std::cell::RefCell;
 use std::sync::Arc;
-use vm::pmap::{FrameAllocator, Pmap};
-use vm::{Access, CopyId, FaultOutcome, Frame, MapId, NamedId, NewMemory, Placement, Prot, VmError, PAGE_SIZE};
+use machvm::pmap::{FrameAllocator, Pmap};
+use machvm::{Access, CopyId, FaultOutcome, Frame, MapId, NamedId, NewMemory, Placement, Prot, VmError, PAGE_SIZE};
 
 /// Frames of the simulated memory (enough that no operation within the budgets below runs
 /// out: the model does not predict running out of memory, so any `OutOfMemory` diverges).

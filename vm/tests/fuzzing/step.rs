@@ -4,8 +4,8 @@ use super::input::{behavior, inherit, pattern, prot, Op, Place, Range};
 use super::{Run, DEAD_COPY, DEAD_NAMED, MAX_COPIES, MAX_MAPS, MAX_NAMED};
 use crate::common::model::{self, Model, Where};
 use crate::common::{MAX, MIN};
-use vm::api::Sanitized;
-use vm::{Access, MapMode, Page, Placement, Prot, ProtectTarget, RemapMode, SourceDisposal, VmError, PAGE_SIZE};
+use machvm::api::Sanitized;
+use machvm::{Access, MapMode, Page, Placement, Prot, ProtectTarget, RemapMode, SourceDisposal, VmError, PAGE_SIZE};
 
 const PAGE: u64 = PAGE_SIZE;
 /// Longest byte copy through a kernel buffer (`read_bytes`, `write_bytes`).
@@ -78,7 +78,7 @@ impl Run {
             }
             Range::Bytes { addr, size } => {
                 let (addr, size) = (addr.resolve(), size.resolve());
-                match (vm::api::sanitize(addr, size, MIN, MAX), model::sanitize(addr, size, MIN, MAX)) {
+                match (machvm::api::sanitize(addr, size, MIN, MAX), model::sanitize(addr, size, MIN, MAX)) {
                     (Ok(Sanitized::Empty), Ok(None)) | (Err(_), Err(())) => None,
                     (Ok(Sanitized::Range(r)), Ok(Some(expected))) => {
                         assert_eq!((r.start().addr() / PAGE, r.end().addr() / PAGE), expected, "sanitize({addr:#x}, {size:#x})");

@@ -1,7 +1,7 @@
 //! The model of copy objects, named entries and `remap`.
 
 use super::{byte_pages, page_chunks, CellId, CopyData, Model, ModelCopy, ModelNamed, PageState, Vpn, Where};
-use vm::{Behavior, Inherit, NewMemory, Prot, VmError, BUFFER_THRESHOLD, PAGE_SIZE};
+use machvm::{Behavior, Inherit, NewMemory, Prot, VmError, BUFFER_THRESHOLD, PAGE_SIZE};
 
 impl Model {
     // ----- copy objects -----------------------------------------------------------------

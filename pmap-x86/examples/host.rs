@@ -40,8 +40,8 @@ fn main() -> Result<(), VmError> {
 
     // Tear down: every frame goes back to the allocator (the shared zero page excepted, if a
     // read ever took it).
-    vm.destroy_map(child);
-    vm.destroy_map(parent);
+    vm.destroy_map(child)?;
+    vm.destroy_map(parent)?;
     let accounts = vm.frame_accounts();
     assert_eq!(accounts.free + accounts.zero_page, free_at_start, "every frame came back");
     println!("all {} frames back ({} in the arena)", free_at_start, arena.len());

@@ -41,8 +41,8 @@
 //! let mut seen = [0; 5];
 //! vm.read_bytes(child, at, &mut seen)?;
 //! assert_eq!(&seen, b"hello");
-//! vm.destroy_map(child);
-//! vm.destroy_map(map);
+//! vm.destroy_map(child)?;
+//! vm.destroy_map(map)?;
 //! vm.check_invariants();
 //! # Ok::<(), machvm::VmError>(())
 //! ```

@@ -251,7 +251,7 @@ fn a_fork_holds_less_heap_than_its_estimate() {
         // Measured: 166 bytes an entry at the peak for bare and touched entries, 323 for
         // shared ones (an object each); the estimate allows 640.
         assert!(peak <= limits::fork_bytes(entries), "{shape:?}: {} bytes an entry at the peak", peak / entries);
-        vm.destroy_map(child);
-        vm.destroy_map(map);
+        vm.destroy_map(child).expect("a live map");
+        vm.destroy_map(map).expect("a live map");
     }
 }

@@ -204,7 +204,7 @@ fn fault(c: &mut Criterion) {
                 write_faults(&mut vm, parent, start, BATCH);
                 let child = vm.fork(parent).expect("memory");
                 let time = write_faults(&mut vm, child, start, n);
-                vm.destroy_map(child);
+                vm.destroy_map(child).expect("a live map");
                 vm.deallocate(parent, start, page_after(start, BATCH)).expect("mapped");
                 time
             })
@@ -223,11 +223,11 @@ fn fork_bench(b: &mut Bencher<'_>, vm: &mut SimVm, parent: MapId, with_destroy: 
             let started = Instant::now();
             let child = vm.fork(parent).expect("memory");
             if with_destroy {
-                vm.destroy_map(child);
+                vm.destroy_map(child).expect("a live map");
                 total += started.elapsed();
             } else {
                 total += started.elapsed();
-                vm.destroy_map(child);
+                vm.destroy_map(child).expect("a live map");
             }
         }
         total

@@ -34,7 +34,9 @@ pub const MAX_CHAIN_LENGTH: usize = 32;
 
 /// Identifies an object in the VM's object table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ObjectId(pub u32);
+///
+/// Generational: the id of a freed object names nothing, even once its slot is reused.
+pub struct ObjectId(pub(crate) crate::slab::Key);
 
 /// Resident pages, by page index within an object.
 ///

@@ -49,7 +49,11 @@ pub const DEFAULT_ENTRY_LIMIT: usize = 1 << 16;
 
 /// Identifies a map in a [`Vm`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MapId(pub u32);
+///
+/// Only [`Vm::create_map`] makes one, and it names that map only: once the map is destroyed,
+/// the id names nothing, even after its slot holds another map (the operations then fail
+/// with [`VmError::InvalidArgument`]).
+pub struct MapId(pub(crate) crate::slab::Key);
 
 /// Event counters (`vm_stat`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -214,11 +218,22 @@ impl<M: Machine> Vm<M> {
         Ok(MapId(self.maps.insert(VmMap::new(space, min, max))))
     }
 
+    /// Fails with [`VmError::InvalidArgument`] unless `id` names a live map: every public
+    /// operation taking a map checks it first, so a stale id is an error, never another map.
+    pub(crate) fn live(&self, id: MapId) -> Result<(), VmError> {
+        self.maps.get(id.0).map(|_| ()).ok_or(VmError::InvalidArgument)
+    }
+
+    /// The map `id`, if it is live.
+    pub fn try_map(&self, id: MapId) -> Option<&VmMap> {
+        self.maps.get(id.0)
+    }
+
     /// The map `id`.
     ///
     /// # Panics
     ///
-    /// If `id` is not a live map (a kernel bug: ids come from [`create_map`](Self::create_map)).
+    /// If `id` is not a live map ([`try_map`](Self::try_map) does not panic).
     pub fn map(&self, id: MapId) -> &VmMap {
         self.maps.get(id.0).expect("a live map")
     }
@@ -267,9 +282,13 @@ impl<M: Machine> Vm<M> {
     /// O(n) for n entries: the address space is torn down in one walk of its page tables,
     /// then each entry's object loses its reference; no entry is looked up or unlinked one by
     /// one.
+    ///
+    /// # Errors
+    ///
+    /// [`VmError::InvalidArgument`] if `id` is not a live map (nothing changes).
     #[doc(alias = "vm_map_destroy")]
-    pub fn destroy_map(&mut self, id: MapId) {
-        let map = self.maps.remove(id.0).expect("a live map");
+    pub fn destroy_map(&mut self, id: MapId) -> Result<(), VmError> {
+        let map = self.maps.remove(id.0).ok_or(VmError::InvalidArgument)?;
         let flush = self.pmap.destroy(map.space);
         self.apply(flush);
         let mut flush = TlbFlush::new();
@@ -277,9 +296,14 @@ impl<M: Machine> Vm<M> {
             self.release_into(object, &mut flush);
         }
         self.apply(flush);
+        Ok(())
     }
 
     /// The pmap space of map `id`.
+    ///
+    /// # Panics
+    ///
+    /// If `id` is not a live map.
     pub fn space(&self, id: MapId) -> SpaceId {
         self.map(id).space
     }

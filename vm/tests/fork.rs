@@ -41,7 +41,7 @@ fn share_copy_and_none_behave_as_inherited() {
     assert_eq!(f.read(child, copy + 1), Ok(0), "the child's copy is a snapshot");
     assert!(f.vm.region(parent, share).unwrap().shared && f.vm.region(child, share).unwrap().shared);
     f.check(&[parent, child]);
-    f.vm.destroy_map(child);
+    f.vm.destroy_map(child).expect("a live map");
     f.check(&[parent]);
 }
 
@@ -101,7 +101,7 @@ fn fork_exit_rounds(f: &mut Fixture, parent: MapId, region: u64, rounds: u64, ch
             f.write(child, region + (round % 4) * PAGE_SIZE, 1).unwrap();
         }
         f.write(parent, region + ((round + 1) % 4) * PAGE_SIZE, round as u8).unwrap();
-        f.vm.destroy_map(child);
+        f.vm.destroy_map(child).expect("a live map");
     }
 }
 
@@ -138,7 +138,7 @@ fn chains_stay_short_while_children_live() {
         assert_eq!(f.read(child, a), Ok(expected), "child {round} sees its snapshot");
     }
     for child in children {
-        f.vm.destroy_map(child);
+        f.vm.destroy_map(child).expect("a live map");
     }
     let object = f.vm.region(m, a).unwrap().object.unwrap();
     assert_eq!(f.vm.chain_length(object), 1);
@@ -180,7 +180,7 @@ fn a_zero_page_reserved_at_start_up_is_the_only_one() {
         assert_eq!(f.read(map, a + page * PAGE_SIZE), Ok(0));
     }
     assert_eq!(f.vm.counters().zero_page_maps, 4);
-    f.vm.destroy_map(map);
+    f.vm.destroy_map(map).expect("a live map");
     assert_eq!(f.vm.frames().free_frames(), reserved, "only the zero page stays taken");
     f.vm.reserve_zero_page().expect("already there: no new frame");
     assert_eq!(f.vm.frames().free_frames(), reserved);

@@ -133,7 +133,7 @@ impl Run {
             Op::Exit { map } => {
                 if live > 1 {
                     let m = map % live;
-                    vm.destroy_map(self.ids.remove(m));
+                    vm.destroy_map(self.ids.remove(m)).expect("a live map");
                     self.model.exit(m);
                 }
             }
@@ -196,7 +196,7 @@ fn run_sequence(ops: &[Op], contents: Contents) -> Result<(), TestCaseError> {
     }
     run.compare(Contents::Faulted)?;
     for id in run.ids.drain(..) {
-        run.f.vm.destroy_map(id);
+        run.f.vm.destroy_map(id).expect("a live map");
     }
     prop_assert_eq!(run.f.vm.object_count(), 0);
     prop_assert_eq!(run.f.free_with_zero_page(), run.f.baseline, "every frame came back");

@@ -15,7 +15,7 @@ fn memory(protection: Prot, max: Prot) -> NewMemory {
 /// Drops `named` and destroys `maps`, then checks that every object and frame is gone.
 fn tear_down(mut f: Fixture, named: &[NamedId], maps: &[MapId]) {
     named.iter().for_each(|&id| f.vm.release_named(id));
-    maps.iter().for_each(|&map| f.vm.destroy_map(map));
+    maps.iter().for_each(|&map| f.vm.destroy_map(map).expect("a live map"));
     assert_eq!((f.vm.object_count(), f.free_with_zero_page()), (0, f.baseline), "everything returned");
 }
 

@@ -272,7 +272,7 @@ fn destroying_a_map_returns_every_frame() {
     for i in 0..8 {
         f.write(m, a + i * PAGE_SIZE, 1).unwrap();
     }
-    f.vm.destroy_map(m);
+    f.vm.destroy_map(m).expect("a live map");
     assert_eq!(f.vm.object_count(), 0);
     assert_eq!(f.free_with_zero_page(), f.baseline);
     f.check(&[]);

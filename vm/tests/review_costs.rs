@@ -211,7 +211,7 @@ fn forks_of_written_memory_keep_chains_short() {
     }
     f.check(&maps);
     for child in children {
-        f.vm.destroy_map(child);
+        f.vm.destroy_map(child).expect("a live map");
     }
     let object = f.vm.region(m, a).unwrap().object.unwrap();
     assert_eq!(f.vm.chain_length(object), 1, "the chain collapses back");

@@ -136,17 +136,17 @@ fn fork_of_fork_snapshots_are_independent() {
     assert_eq!(contents(&mut f, c, a, 4), [Ok(31), Ok(21), Ok(3), Ok(4)]);
     assert_eq!(contents(&mut f, g, a, 4), [Ok(1), Ok(21), Ok(3), Ok(44)]);
     f.check(&[p, c, g]);
-    f.vm.destroy_map(c);
+    f.vm.destroy_map(c).expect("a live map");
     f.check(&[p, g]);
     f.write(g, a, 50).unwrap();
     f.write(p, a + PAGE_SIZE, 12).unwrap();
     assert_eq!(contents(&mut f, p, a, 4), [Ok(1), Ok(12), Ok(13), Ok(4)]);
     assert_eq!(contents(&mut f, g, a, 4), [Ok(50), Ok(21), Ok(3), Ok(44)]);
     f.check(&[p, g]);
-    f.vm.destroy_map(p);
+    f.vm.destroy_map(p).expect("a live map");
     assert_eq!(contents(&mut f, g, a, 4), [Ok(50), Ok(21), Ok(3), Ok(44)]);
     f.check(&[g]);
-    f.vm.destroy_map(g);
+    f.vm.destroy_map(g).expect("a live map");
     assert_eq!((f.vm.object_count(), f.vm.resident_pages()), (0, 0));
     f.check(&[]);
 }
@@ -159,14 +159,14 @@ fn writes_after_the_parent_exits_stay_private() {
     let c1 = f.vm.fork(p).unwrap();
     let c2 = f.vm.fork(p).unwrap();
     assert_eq!(f.read(c1, a), Ok(1));
-    f.vm.destroy_map(p);
+    f.vm.destroy_map(p).expect("a live map");
     f.check(&[c1, c2]);
     f.write(c1, a, 10).unwrap();
     f.write(c2, a + PAGE_SIZE, 20).unwrap();
     assert_eq!(contents(&mut f, c1, a, 3), [Ok(10), Ok(2), Ok(3)]);
     assert_eq!(contents(&mut f, c2, a, 3), [Ok(1), Ok(20), Ok(3)]);
     f.check(&[c1, c2]);
-    f.vm.destroy_map(c2);
+    f.vm.destroy_map(c2).expect("a live map");
     f.write(c1, a + 2 * PAGE_SIZE, 30).unwrap();
     assert_eq!(contents(&mut f, c1, a, 3), [Ok(10), Ok(2), Ok(30)]);
     let object = f.vm.region(c1, a).unwrap().object.unwrap();
@@ -192,7 +192,7 @@ fn fork_after_partial_writes_sees_each_generation() {
     assert_eq!(contents(&mut f, h, a, 4), [Ok(40), Ok(20), Ok(3), Ok(4)]);
     f.check(&[p, c, g, h]);
     for m in [c, p] {
-        f.vm.destroy_map(m);
+        f.vm.destroy_map(m).expect("a live map");
         f.check(&[]);
     }
     assert_eq!(contents(&mut f, g, a, 4), [Ok(10), Ok(2), Ok(3), Ok(4)]);
@@ -217,7 +217,7 @@ fn zero_fill_reads_into_a_copied_object() {
     assert_eq!(contents(&mut f, p, b, 3), [Ok(6), Ok(0), Ok(8)]);
     assert_eq!(contents(&mut f, c, b, 3), [Ok(5), Ok(7), Ok(0)]);
     f.check(&[p, c]);
-    f.vm.destroy_map(p);
+    f.vm.destroy_map(p).expect("a live map");
     assert_eq!(contents(&mut f, c, b, 3), [Ok(5), Ok(7), Ok(0)]);
     f.check(&[c]);
 }
@@ -236,7 +236,7 @@ fn many_generations_then_exits_in_every_order() {
         }
         let expected: Vec<_> = maps.iter().map(|&m| contents(&mut f, m, a, 2)).collect();
         for &i in &order {
-            f.vm.destroy_map(maps[i]);
+            f.vm.destroy_map(maps[i]).expect("a live map");
             for (j, &m) in maps.iter().enumerate() {
                 if !order[..=order.iter().position(|&k| k == i).unwrap()].contains(&j) {
                     assert_eq!(contents(&mut f, m, a, 2), expected[j], "order {order:?}, map {j}");
@@ -269,8 +269,8 @@ fn bypass_and_collapse_with_offset_windows() {
     assert_eq!(contents(&mut f, c1, a, 4), [Ok(1), Ok(2), Ok(33), Ok(4)]);
     assert_eq!(contents(&mut f, c2, a + PAGE_SIZE, 3), [Ok(2), Ok(3), Ok(43)]);
     f.check(&[p, c1, c2]);
-    f.vm.destroy_map(c1);
-    f.vm.destroy_map(p);
+    f.vm.destroy_map(c1).expect("a live map");
+    f.vm.destroy_map(p).expect("a live map");
     assert_eq!(contents(&mut f, c2, a + PAGE_SIZE, 3), [Ok(2), Ok(3), Ok(43)]);
     let object = f.vm.region(c2, a + PAGE_SIZE).unwrap().object.unwrap();
     assert_eq!(f.vm.chain_length(object), 1);
@@ -318,7 +318,7 @@ fn deallocating_part_of_a_region_sharing_an_object_with_a_sibling_entry() {
     assert_eq!(contents(&mut f, p, a, 4), [Ok(10), Err(FaultOutcome::InvalidAddress), Err(FaultOutcome::InvalidAddress), Ok(4)]);
     assert_eq!(contents(&mut f, c, a, 4), [Ok(1), Ok(2), Ok(3), Ok(40)]);
     f.check(&[p, c]);
-    f.vm.destroy_map(c);
+    f.vm.destroy_map(c).expect("a live map");
     f.write(p, a + 3 * PAGE_SIZE, 41).unwrap();
     assert_eq!(contents(&mut f, p, a, 4), [Ok(10), Err(FaultOutcome::InvalidAddress), Err(FaultOutcome::InvalidAddress), Ok(41)]);
     f.check(&[p]);
@@ -335,7 +335,7 @@ fn clipping_in_the_middle_of_a_shadowed_region() {
     let (s, e) = pages_from(a + 2 * PAGE_SIZE, 1);
     f.vm.protect(p, s, e, ProtectTarget::Current, Prot::READ).unwrap();
     let d = f.vm.fork(p).unwrap();
-    f.vm.destroy_map(c);
+    f.vm.destroy_map(c).expect("a live map");
     f.check(&[p, d]);
     f.write(d, a + PAGE_SIZE, 21).unwrap();
     f.write(p, a + 3 * PAGE_SIZE, 40).unwrap();
@@ -344,7 +344,7 @@ fn clipping_in_the_middle_of_a_shadowed_region() {
     assert_eq!(contents(&mut f, p, a, 4), [Ok(1), Ok(20), Ok(31), Ok(40)]);
     assert_eq!(contents(&mut f, d, a, 4), [Ok(1), Ok(21), Ok(30), Ok(4)]);
     f.check(&[p, d]);
-    f.vm.destroy_map(d);
+    f.vm.destroy_map(d).expect("a live map");
     assert_eq!(contents(&mut f, p, a, 4), [Ok(1), Ok(20), Ok(31), Ok(40)]);
     f.check(&[p]);
 }

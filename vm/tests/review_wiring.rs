@@ -56,7 +56,7 @@ fn write_wired_copy_on_write_region_is_resolved_at_wiring() {
     assert_eq!(contents(&mut f, d, a, 3), [Ok(1), Ok(20), Ok(3)]);
     f.check(&[p, c, d]);
     f.vm.unwire(c, s, e).unwrap();
-    f.vm.destroy_map(p);
+    f.vm.destroy_map(p).expect("a live map");
     f.write(d, a, 9).unwrap();
     assert_eq!(contents(&mut f, c, a, 3), [Ok(1), Ok(21), Ok(3)]);
     f.check(&[c, d]);
@@ -167,7 +167,7 @@ fn wire_without_frames_for_copies_changes_nothing() {
     assert_eq!((entries(&f, p), entries(&f, c), f.vm.resident_pages()), before);
     assert_eq!(free(&f), 3);
     f.check(&[p, c]);
-    f.vm.destroy_map(c);
+    f.vm.destroy_map(c).expect("a live map");
     f.vm.wire(p, s, e, Prot::DEFAULT).unwrap();
     f.check(&[p]);
 }
@@ -272,7 +272,7 @@ fn copy_on_write_fault_without_frames_leaves_both_sides_intact() {
     assert_eq!(contents(&mut f, p, a, 2), [Ok(1), Ok(2)]);
     assert_eq!(contents(&mut f, c, a, 2), [Ok(1), Ok(2)]);
     f.check(&[p, c]);
-    f.vm.destroy_map(c);
+    f.vm.destroy_map(c).expect("a live map");
     f.write(p, a, 9).unwrap();
     f.check(&[p]);
 }

@@ -325,7 +325,7 @@ pub fn release_map(id: TaskId) {
         map
     };
     if let Some(map) = map {
-        vm_system::lock().destroy_map(map);
+        vm_system::lock().destroy_map(map).expect("a task's map is destroyed once, when the task is taken out of the table");
     }
     sched::task_finished(id);
 }

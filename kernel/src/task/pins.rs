@@ -75,7 +75,7 @@ pub fn unpin_maps() {
             doomed
         };
         if let Some(map) = doomed {
-            vm_system::lock().destroy_map(map);
+            vm_system::lock().destroy_map(map).expect("a doomed map is destroyed once, by its last unpin");
             sched::task_finished(id);
         }
     }

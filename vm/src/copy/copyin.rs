@@ -20,6 +20,7 @@ impl<M: Machine> Vm<M> {
     ///   made at once, or no room for the entries. Nothing changes on error.
     #[doc(alias("vm_map_copyin", "vm_copyin"))]
     pub fn copyin(&mut self, map: MapId, addr: u64, len: u64, disposal: SourceDisposal) -> Result<CopyId, VmError> {
+        self.live(map)?;
         let end = addr.checked_add(len).ok_or(VmError::InvalidAddress)?;
         let (page_start, page_end) = (addr - addr % PAGE_SIZE, end.checked_next_multiple_of(PAGE_SIZE).ok_or(VmError::InvalidAddress)?);
         if len > 0 {

@@ -19,6 +19,7 @@ impl<M: Machine> Vm<M> {
     /// first): the copy stays valid and the map unchanged.
     #[doc(alias("vm_map_copyout", "vm_copyout"))]
     pub fn copyout(&mut self, map: MapId, id: CopyId, placement: Placement) -> Result<u64, VmError> {
+        self.live(map)?;
         let copy = self.copies.get(id.0).ok_or(VmError::InvalidArgument)?;
         if copy.size == 0 {
             self.copies.remove(id.0);

@@ -32,7 +32,11 @@ pub const BUFFER_THRESHOLD: u64 = 16 * 1024;
 
 /// Identifies a copy object held by a [`Vm`](crate::Vm).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CopyId(pub u32);
+///
+/// Generational: once the copy is consumed or discarded, the id names nothing (calls fail
+/// with [`VmError::InvalidArgument`](crate::VmError::InvalidArgument)), even after its slot
+/// holds another copy.
+pub struct CopyId(pub(crate) crate::slab::Key);
 
 /// What happens to the source of a copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -56,6 +56,7 @@ impl<M: Machine> Vm<M> {
     /// Nothing changes on error, and the copy stays valid.
     #[doc(alias("vm_map_copy_overwrite", "vm_copy_overwrite"))]
     pub fn copy_overwrite(&mut self, map: MapId, addr: u64, id: CopyId) -> Result<(), VmError> {
+        self.live(map)?;
         let copy = self.copies.get(id.0).ok_or(VmError::InvalidArgument)?;
         let aligned_pieces = matches!(copy.data, CopyData::Entries(_)) && copy.page_offset == 0 && copy.size % PAGE_SIZE == 0;
         let shape = OverwriteShape { size: copy.size, aligned_pieces, pieces: self.piece_count(id), extra_frames: 0 };

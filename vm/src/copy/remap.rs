@@ -36,6 +36,8 @@ impl<M: Machine> Vm<M> {
     /// [`copyin`](Self::copyin). Nothing changes on error.
     #[doc(alias = "vm_remap")]
     pub fn remap(&mut self, target: MapId, placement: Placement, source: MapId, start: Page, end: Page, mode: RemapMode, inheritance: Inherit) -> Result<Remapped, VmError> {
+        self.live(target)?;
+        self.live(source)?;
         let (s, e) = (start.addr(), end.addr());
         if !self.map(source).covers(s, e) {
             return Err(VmError::InvalidAddress);

@@ -27,6 +27,8 @@ impl<M: Machine> Vm<M> {
     #[doc(alias = "vm_copy")]
     #[doc(alias = "vm_write")]
     pub fn copy_between(&mut self, source: MapId, from: u64, len: u64, target: MapId, to: u64) -> Result<(), VmError> {
+        self.live(source)?;
+        self.live(target)?;
         if len == 0 {
             return Ok(());
         }
@@ -52,6 +54,8 @@ impl<M: Machine> Vm<M> {
     /// target; nothing changes on error.
     #[doc(alias = "vm_read")]
     pub fn read_into(&mut self, source: MapId, from: u64, len: u64, target: MapId) -> Result<u64, VmError> {
+        self.live(source)?;
+        self.live(target)?;
         if len == 0 {
             return Ok(0);
         }

@@ -65,9 +65,13 @@ struct Plan {
 }
 
 impl<M: Machine> Vm<M> {
-    /// Resolves a fault at `addr` in `map` for `access`.
+    /// Resolves a fault at `addr` in `map` for `access` ([`FaultOutcome::InvalidAddress`]
+    /// if `map` is not a live map).
     #[doc(alias = "vm_fault")]
     pub fn fault(&mut self, map: MapId, addr: u64, access: Access) -> FaultOutcome {
+        if self.live(map).is_err() {
+            return FaultOutcome::InvalidAddress;
+        }
         self.fault_from(map, addr, access, FaultKind::Access)
     }
 

@@ -49,7 +49,7 @@ impl<M: Machine> Vm<M> {
     /// the cases this path handles (module docs); `None` when it needs the VM exclusive.
     #[doc(alias = "vm_fault")]
     pub fn fault_shared(&self, map: MapId, addr: u64, access: Access) -> Option<FaultOutcome> {
-        let m = self.maps.get(map.0)?;
+        let Some(m) = self.maps.get(map.0) else { return Some(FaultOutcome::InvalidAddress) };
         let entry = match m.lookup(addr) {
             None => return Some(FaultOutcome::InvalidAddress),
             Some(e) if !e.protection.contains(access.needs()) => return Some(FaultOutcome::ProtectionFailure),

@@ -32,6 +32,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::InvalidAddress`]: the fixed range is not inside the map.
     #[doc(alias = "vm_allocate")]
     pub fn allocate(&mut self, map: MapId, placement: Placement, pages: u64, memory: NewMemory) -> Result<Page, VmError> {
+        self.live(map)?;
         let start = self.place(map, placement, pages)?;
         self.room_for(map, 1)?;
         let end = start.addr() + pages * PAGE_SIZE;

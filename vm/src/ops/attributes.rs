@@ -13,6 +13,7 @@ impl<M: Machine> Vm<M> {
     /// [`VmError::InvalidAddress`] if a page of the range is not mapped (nothing changes).
     #[doc(alias = "vm_inherit")]
     pub fn inherit(&mut self, map: MapId, start: Page, end: Page, inheritance: Inherit) -> Result<(), VmError> {
+        self.live(map)?;
         self.set_attribute(map, start, end, |e| e.inheritance = inheritance)
     }
 
@@ -23,6 +24,7 @@ impl<M: Machine> Vm<M> {
     /// [`VmError::InvalidAddress`] if a page of the range is not mapped (nothing changes).
     #[doc(alias = "vm_behavior_set")]
     pub fn set_behavior(&mut self, map: MapId, start: Page, end: Page, behavior: Behavior) -> Result<(), VmError> {
+        self.live(map)?;
         self.set_attribute(map, start, end, |e| e.behavior = behavior)
     }
 

@@ -21,6 +21,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::OutOfMemory`]: a page could not be made (earlier pages are written).
     #[doc(alias = "vm_write")]
     pub fn write_bytes(&mut self, map: MapId, addr: u64, data: &[u8]) -> Result<(), VmError> {
+        self.live(map)?;
         self.for_each_chunk(map, addr, data.len(), Access::Write, |vm, frame, offset, at, len| {
             vm.phys.write(frame, offset, &data[at..at + len]);
         })
@@ -33,6 +34,7 @@ impl<M: Machine> Vm<M> {
     /// As [`write_bytes`](Self::write_bytes), for reading.
     #[doc(alias = "copyin")]
     pub fn read_bytes(&mut self, map: MapId, addr: u64, out: &mut [u8]) -> Result<(), VmError> {
+        self.live(map)?;
         self.for_each_chunk(map, addr, out.len(), Access::Read, |vm, frame, offset, at, len| {
             vm.phys.read(frame, offset, &mut out[at..at + len]);
         })
@@ -48,6 +50,7 @@ impl<M: Machine> Vm<M> {
     ///
     /// [`read_bytes`]: Self::read_bytes
     pub fn peek_bytes(&self, map: MapId, addr: u64, out: &mut [u8]) -> Result<(), VmError> {
+        self.live(map)?;
         let end = addr.checked_add(out.len() as u64).ok_or(VmError::InvalidAddress)?;
         if out.is_empty() {
             return Ok(());

@@ -37,11 +37,12 @@ impl<M: Machine> Vm<M> {
     /// space cannot be had; the parent is then unchanged.
     #[doc(alias("vm_map_fork", "task_create"))]
     pub fn fork(&mut self, parent: MapId) -> Result<MapId, VmError> {
+        self.live(parent)?;
         let copies: u64 = self.map(parent).entries().filter(|e| self.needs_eager_copy(e)).map(|e| self.pages_with_data(e).len() as u64).sum();
         let (min, max, space) = (self.map(parent).min, self.map(parent).max, self.map(parent).space);
         let child = self.create_map(min, max)?;
         if let Err(error) = self.check_free(copies) {
-            self.destroy_map(child);
+            self.destroy_map(child).expect("just made");
             return Err(error);
         }
         // The parent's entries are taken out while each is changed in place: nothing below

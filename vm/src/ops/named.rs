@@ -15,7 +15,11 @@ use crate::{Frame, Page, Prot, VmError, PAGE_SIZE};
 
 /// Identifies a named entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NamedId(pub u32);
+///
+/// Generational: once the entry is released, the id names nothing (calls fail with
+/// [`VmError::InvalidArgument`](crate::VmError::InvalidArgument)), even after its slot holds
+/// another entry.
+pub struct NamedId(pub(crate) crate::slab::Key);
 
 /// A window of an object and the rights it grants.
 ///
@@ -108,6 +112,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::ProtectionFailure`]: `protection` exceeds the region's maximum.
     #[doc(alias = "mach_make_memory_entry")]
     pub fn make_named_entry(&mut self, map: MapId, start: Page, end: Page, protection: Prot) -> Result<NamedId, VmError> {
+        self.live(map)?;
         let entry = self.map(map).lookup(start.addr()).ok_or(VmError::InvalidAddress)?.clone();
         if end.addr() > entry.end {
             let covered = self.map(map).covers(start.addr(), end.addr());
@@ -168,6 +173,7 @@ impl<M: Machine> Vm<M> {
     ///   immediate copy that does not fit. Nothing changes on error.
     #[doc(alias = "vm_map")]
     pub fn map_named(&mut self, map: MapId, placement: Placement, pages: u64, id: NamedId, offset: u64, mode: MapMode, memory: NewMemory) -> Result<Page, VmError> {
+        self.live(map)?;
         let named = self.named(id)?;
         if pages == 0 || offset.checked_add(pages).is_none_or(|end| end > named.size) {
             return Err(VmError::InvalidArgument);

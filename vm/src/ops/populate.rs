@@ -16,6 +16,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::OutOfMemory`]: not enough frames (nothing was changed).
     #[doc(alias = "vm_map_wire")]
     pub fn populate(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
+        self.live(map)?;
         let (start, end) = (start.addr(), end.addr());
         let m = self.map(map);
         if !m.covers(start, end) {

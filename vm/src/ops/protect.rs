@@ -18,6 +18,7 @@ impl<M: Machine> Vm<M> {
     /// Nothing changes on error.
     #[doc(alias = "vm_protect")]
     pub fn protect(&mut self, map: MapId, start: Page, end: Page, target: ProtectTarget, prot: Prot) -> Result<(), VmError> {
+        self.live(map)?;
         let (start, end) = (start.addr(), end.addr());
         let m = self.map(map);
         let unchanged = |e: &crate::map::MapEntry| match target {

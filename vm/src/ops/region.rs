@@ -38,6 +38,7 @@ impl<M: Machine> Vm<M> {
     /// [`VmError::NoSpace`] if there is none at or above `addr`.
     #[doc(alias = "vm_region")]
     pub fn region(&self, map: MapId, addr: u64) -> Result<RegionInfo, VmError> {
+        self.live(map)?;
         let e = self.map(map).lookup_at_or_after(addr).ok_or(VmError::NoSpace)?;
         Ok(RegionInfo {
             start: e.start,

@@ -16,6 +16,7 @@ impl<M: Machine> Vm<M> {
     /// removed).
     #[doc(alias = "vm_deallocate")]
     pub fn deallocate(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
+        self.live(map)?;
         self.check_deallocate(map, start, end)?;
         self.remove_range(map, start.addr(), end.addr());
         Ok(())
@@ -28,6 +29,7 @@ impl<M: Machine> Vm<M> {
     ///
     /// As [`deallocate`](Self::deallocate).
     pub fn check_deallocate(&self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
+        self.live(map)?;
         let (s, e) = (start.addr(), end.addr());
         if !self.in_bounds(map, s, e) {
             return Err(VmError::InvalidAddress);
@@ -42,7 +44,7 @@ impl<M: Machine> Vm<M> {
     /// entry more: a caller that bounds kernel memory counts it as an allocation).
     pub fn deallocate_splits(&self, map: MapId, start: Page, end: Page) -> bool {
         let (s, e) = (start.addr(), end.addr());
-        self.map(map).lookup(s).is_some_and(|entry| entry.start < s && e < entry.end)
+        self.try_map(map).and_then(|m| m.lookup(s)).is_some_and(|entry| entry.start < s && e < entry.end)
     }
 
     /// Removes the entries of `[start, end)` (clipping those that straddle it), their

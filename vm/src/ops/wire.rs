@@ -20,6 +20,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::OutOfMemory`]: not enough frames (reserved before any change).
     #[doc(alias = "vm_wire")]
     pub fn wire(&mut self, map: MapId, start: Page, end: Page, access: Prot) -> Result<(), VmError> {
+        self.live(map)?;
         let (start, end) = (start.addr(), end.addr());
         self.check_wire(map, start, end, access)?;
         self.room_to_clip(map, start, end)?;
@@ -46,6 +47,7 @@ impl<M: Machine> Vm<M> {
     /// user (nothing changes).
     #[doc(alias = "vm_wire")]
     pub fn unwire(&mut self, map: MapId, start: Page, end: Page) -> Result<(), VmError> {
+        self.live(map)?;
         let (start, end) = (start.addr(), end.addr());
         let m = self.map(map);
         let all_wired = m.covers(start, end) && m.overlapping(start, end).all(|e| e.user_wired_count > 0);

@@ -92,16 +92,21 @@ pub struct Run {
     copies: Vec<(CopyId, ModelCopy)>,
     faulted: bool,
     step: usize,
+    /// Handles of an entry and a copy released at the start: stale ids, whose slots the run
+    /// fills again, so every use must fail rather than reach a newer entry or copy.
+    dead_named: NamedId,
+    dead_copy: CopyId,
 }
-
-/// A handle that was never valid.
-const DEAD_NAMED: NamedId = NamedId(u32::MAX);
-const DEAD_COPY: CopyId = CopyId(u32::MAX);
 
 impl Run {
     fn new(mut f: Fixture, faulted: bool) -> Self {
         let first = f.map();
-        Self { f, model: Model::new(MIN, MAX), ids: vec![first], named: Vec::new(), copies: Vec::new(), faulted, step: 0 }
+        let dead_named = f.vm.new_named_entry(1, machvm::Prot::READ);
+        f.vm.release_named(dead_named);
+        let dead_copy = f.vm.copyin(first, MIN, 0, machvm::SourceDisposal::Keep).expect("an empty copy");
+        f.vm.copy_discard(dead_copy);
+        let model = Model::new(MIN, MAX);
+        Self { f, model, ids: vec![first], named: Vec::new(), copies: Vec::new(), faulted, step: 0, dead_named, dead_copy }
     }
 
     fn apply(&mut self, op: &Op) {
@@ -234,7 +239,7 @@ impl Run {
             self.f.vm.copy_discard(id);
         }
         for id in self.ids.drain(..) {
-            self.f.vm.destroy_map(id);
+            self.f.vm.destroy_map(id).expect("a live map");
         }
         assert_eq!(self.f.vm.object_count(), 0, "objects left after tear-down");
         assert_eq!(self.f.free_with_zero_page(), self.f.baseline, "every frame came back");
@@ -246,7 +251,7 @@ impl Run {
         let page = self.f.vm.allocate(map, Placement::Anywhere { mask: 0 }, 1, NewMemory::DEFAULT).expect("room");
         assert_eq!(self.f.vm.fault(map, page.addr(), Access::Read), FaultOutcome::Resolved);
         let frame = self.f.vm.pmap().extract(self.f.vm.space(map), page.addr()).expect("mapped").frame;
-        self.f.vm.destroy_map(map);
+        self.f.vm.destroy_map(map).expect("a live map");
         assert_eq!(self.f.vm.frame_accounts().free + 1, self.f.baseline, "only the zero page is held");
         Some(frame)
     }

@@ -1,7 +1,7 @@
 //! One operation on the VM and on the model, and the comparison of their answers.
 
 use super::input::{behavior, inherit, pattern, prot, Op, Place, Range};
-use super::{Run, DEAD_COPY, DEAD_NAMED, MAX_COPIES, MAX_MAPS, MAX_NAMED};
+use super::{Run, MAX_COPIES, MAX_MAPS, MAX_NAMED};
 use crate::common::model::{self, Model, Where};
 use crate::common::{MAX, MIN};
 use machvm::api::Sanitized;
@@ -176,7 +176,7 @@ pub fn apply(run: &mut Run, op: &Op) {
         Op::Exit { map } => {
             if run.ids.len() > 1 {
                 let m = run.map(map);
-                run.f.vm.destroy_map(run.ids.remove(m));
+                run.f.vm.destroy_map(run.ids.remove(m)).expect("a live map");
                 run.model.exit(m);
             }
         }
@@ -235,7 +235,7 @@ fn copies(run: &mut Run, op: &Op) {
         Op::Copyout { map, copy, place } => {
             let (m, placed) = (run.map(map), Placed::new(place));
             let Some(index) = run.copy_index(copy) else {
-                assert_eq!(run.f.vm.copyout(run.ids[m], DEAD_COPY, placed.vm()), Err(VmError::InvalidArgument), "step {}: {op:?}", run.step);
+                assert_eq!(run.f.vm.copyout(run.ids[m], run.dead_copy, placed.vm()), Err(VmError::InvalidArgument), "step {}: {op:?}", run.step);
                 return;
             };
             let (id, model_copy) = run.copies[index].clone();
@@ -253,7 +253,7 @@ fn copies(run: &mut Run, op: &Op) {
         Op::CopyOverwrite { map, at, copy } => {
             let (m, addr) = (run.map(map), at.resolve());
             let Some(index) = run.copy_index(copy) else {
-                assert_eq!(run.f.vm.copy_overwrite(run.ids[m], addr, DEAD_COPY), Err(VmError::InvalidArgument), "step {}: {op:?}", run.step);
+                assert_eq!(run.f.vm.copy_overwrite(run.ids[m], addr, run.dead_copy), Err(VmError::InvalidArgument), "step {}: {op:?}", run.step);
                 return;
             };
             let (id, model_copy) = run.copies[index].clone();
@@ -265,7 +265,7 @@ fn copies(run: &mut Run, op: &Op) {
         }
         Op::CopyDiscard { copy } => match run.copy_index(copy) {
             Some(index) => run.f.vm.copy_discard(run.copies.remove(index).0),
-            None => run.f.vm.copy_discard(DEAD_COPY),
+            None => run.f.vm.copy_discard(run.dead_copy),
         },
         _ => unreachable!("a copy operation"),
     }
@@ -304,7 +304,7 @@ fn named(run: &mut Run, op: &Op) {
         }
         Op::SubNamed { named, offset, pages, prot: p } if !full => {
             let parent = run.named_index(named);
-            let (id, model_parent) = parent.map_or((DEAD_NAMED, None), |i| (run.named[i].0, Some(&run.named[i].1)));
+            let (id, model_parent) = parent.map_or((run.dead_named, None), |i| (run.named[i].0, Some(&run.named[i].1)));
             let got = run.f.vm.sub_named_entry(id, offset.resolve(), pages.resolve(), prot(p));
             let expected = Model::sub_named(model_parent, offset.resolve(), pages.resolve(), prot(p));
             assert_eq!(got.err(), expected.as_ref().err().copied(), "step {}: {op:?}", run.step);
@@ -314,7 +314,7 @@ fn named(run: &mut Run, op: &Op) {
         }
         Op::ReleaseNamed { named } => match run.named_index(named) {
             Some(index) => run.f.vm.release_named(run.named.remove(index).0),
-            None => run.f.vm.release_named(DEAD_NAMED),
+            None => run.f.vm.release_named(run.dead_named),
         },
         Op::MapNamed { map, place, pages, named, offset, copy, memory } => {
             let (m, placed, pages, memory) = (run.map(map), Placed::new(place), pages.resolve(), memory.resolve());
@@ -322,7 +322,7 @@ fn named(run: &mut Run, op: &Op) {
                 return;
             }
             let index = run.named_index(named);
-            let id = index.map_or(DEAD_NAMED, |i| run.named[i].0);
+            let id = index.map_or(run.dead_named, |i| run.named[i].0);
             let mode = if copy { MapMode::Copy } else { MapMode::Shared };
             let got = run.f.vm.map_named(run.ids[m], placed.vm(), pages, id, offset.resolve(), mode, memory).map(vpn);
             let at = run.model_where(m, &placed, pages, got.map(|v| v * PAGE));

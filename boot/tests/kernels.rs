@@ -1,15 +1,21 @@
 //! Boots every test kernel (`tests/kernel/*.rs`) in QEMU, then the kernel with each user test
-//! program (`user/programs`, the `test_*` binaries) as init, and reports each like libtest.
+//! program (`user/programs`, the `test_*` binaries) as init, each one a test of this harness
+//! (`libtest-mimic`): `kernel/NAME` (and `kernel/memory/uefi`, the boot smoke test with UEFI
+//! firmware) and `user/NAME`. Inside each, the kernel's own tests report like libtest.
 //!
-//! Arguments: names (or parts of names) of the test kernels to run; options meant for libtest
-//! (`--nocapture` and the like, which `cargo test -- ARGS` passes to every test binary) are
-//! accepted and have no effect.
+//! The arguments are libtest's: filters (parts of names, or whole names with `--exact`),
+//! `--skip`, `--list`, `--ignored`, `--test-threads N` (default 1 here: each test is a QEMU
+//! machine of its own, and the host has few cores). Nothing is built for `--list`, or when
+//! the filters leave nothing to run.
 
 use boot::build::{self, KernelElf, KernelProfile};
 use boot::image::Firmware;
 use boot::ktest;
 use boot::qemu::{MachineConfig, Outcome};
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The test kernel that is also booted with UEFI firmware.
@@ -33,33 +39,80 @@ fn timeout() -> Result<Duration, String> {
 }
 
 /// The test kernels, the user programs and the main kernel, built.
-fn build_all() -> Result<(Vec<KernelElf>, Vec<KernelElf>, KernelElf), build::BuildError> {
-    let kernels = build::build_test_kernels(KernelProfile::Checked)?;
-    let programs = build::build_user_programs(KernelProfile::Checked)?;
-    let main_kernel = build::build_kernel(KernelProfile::Checked)?;
-    Ok((kernels, programs, main_kernel))
+struct Built {
+    kernels: Vec<KernelElf>,
+    programs: Vec<KernelElf>,
+    main_kernel: KernelElf,
 }
 
-/// Prints a run's verdict; returns whether it passed.
-fn judge(verdict: Result<ktest::Verdict, String>) -> bool {
-    match verdict {
-        Ok(verdict) => {
-            if verdict.outcome != Outcome::Success {
-                println!("error: {}", verdict.outcome);
-            } else if !verdict.passed() {
-                println!("error: not every announced test reported ok");
-            }
-            println!("\n{verdict}");
-            verdict.passed()
-        }
-        Err(error) => {
-            println!("error: {error}");
-            false
-        }
+/// Builds everything once, for the first test that runs.
+fn built() -> Result<&'static Built, Failed> {
+    static BUILT: OnceLock<Result<Built, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let kernels = build::build_test_kernels(KernelProfile::Checked).map_err(|e| e.to_string())?;
+        let programs = build::build_user_programs(KernelProfile::Checked).map_err(|e| e.to_string())?;
+        let main_kernel = build::build_kernel(KernelProfile::Checked).map_err(|e| e.to_string())?;
+        Ok(Built { kernels, programs, main_kernel })
+    });
+    built.as_ref().map_err(|e| Failed::from(format!("build failed: {e}")))
+}
+
+/// File stems of the `.rs` files in `dir` that start with `prefix`, sorted.
+fn stems(dir: &Path, prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let stem = path.file_stem()?.to_str()?.to_string();
+            (path.extension()? == "rs" && stem.starts_with(prefix)).then_some(stem)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The verdict of one boot as a test result; the kernel's own report is printed either way.
+fn judge(verdict: Result<ktest::Verdict, String>) -> Result<(), Failed> {
+    let verdict = verdict.map_err(Failed::from)?;
+    println!("\n{verdict}");
+    if verdict.outcome != Outcome::Success {
+        return Err(format!("{}", verdict.outcome).into());
     }
+    if !verdict.passed() {
+        let failed = &verdict.report.failed;
+        return Err(format!("not every announced test reported ok (failed: {})", failed.join(", ")).into());
+    }
+    Ok(())
+}
+
+fn kernel_trial(name: String, machine: MachineConfig) -> Trial {
+    let uefi = machine.firmware == Firmware::Uefi;
+    let title = if uefi { format!("kernel/{name}/uefi") } else { format!("kernel/{name}") };
+    Trial::test(title, move || {
+        let built = built()?;
+        let kernel = built.kernels.iter().find(|k| k.name == name).ok_or_else(|| format!("no test kernel `{name}` was built"))?;
+        println!("\n     Running test kernel {name} with {} ({})", if uefi { "UEFI" } else { "BIOS" }, kernel.path.display());
+        judge(ktest::run(kernel, None, &machine).map_err(|e| e.to_string()))
+    })
+}
+
+fn user_trial(name: String, base: &MachineConfig) -> Trial {
+    let machine = ktest::user_test_machine(&name, base);
+    Trial::test(format!("user/{name}"), move || {
+        let built = built()?;
+        let program = built.programs.iter().find(|p| p.name == name).ok_or_else(|| format!("no user program `{name}` was built"))?;
+        let cpus = if machine.cpus > 1 { format!(" and {} CPUs", machine.cpus) } else { String::new() };
+        println!("\n     Running user test {name} with {} MiB{cpus} ({})", machine.memory_mib, program.path.display());
+        let verdict = boot::ramdisk::make(&program.path, &built.programs)
+            .map_err(|e| e.to_string())
+            .and_then(|ramdisk| ktest::run(&built.main_kernel, Some(&ramdisk), &machine).map_err(|e| e.to_string()));
+        judge(verdict)
+    })
 }
 
 fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    args.test_threads = args.test_threads.or(Some(1));
     let timeout = match timeout() {
         Ok(timeout) => timeout,
         Err(error) => {
@@ -67,54 +120,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let (kernels, programs, main_kernel) = match build_all() {
-        Ok(built) => built,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
-    let selected: Vec<_> = kernels.iter().filter(|k| wanted(&k.name)).collect();
-    let user_tests: Vec<_> = programs.iter().filter(|p| p.name.starts_with("test_") && wanted(&p.name)).collect();
-    let machine = MachineConfig {
-        memory_mib: TEST_MEMORY_MIB,
-        timeout: Some(timeout),
-        ..MachineConfig::default()
-    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let machine = MachineConfig { memory_mib: TEST_MEMORY_MIB, timeout: Some(timeout), ..MachineConfig::default() };
     let uefi = MachineConfig { firmware: Firmware::Uefi, ..machine.clone() };
-    // Every test kernel boots with BIOS; the boot smoke test also boots with UEFI.
-    let runs = selected.iter().map(|k| (*k, &machine)).chain(
-        selected.iter().filter(|k| k.name == UEFI_SMOKE_TEST).map(|k| (*k, &uefi)),
-    );
-    let mut failed = Vec::new();
-    let mut total = 0;
-    for (kernel, machine) in runs {
-        total += 1;
-        let firmware = if machine.firmware == Firmware::Uefi { "UEFI" } else { "BIOS" };
-        println!("\n     Running test kernel {} with {firmware} ({})", kernel.name, kernel.path.display());
-        if !judge(ktest::run(kernel, None, machine).map_err(|e| e.to_string())) {
-            failed.push(format!("{} ({firmware})", kernel.name));
-        }
-    }
-    for program in user_tests {
-        total += 1;
-        let machine = ktest::user_test_machine(&program.name, &machine);
-        let cpus = if machine.cpus > 1 { format!(" and {} CPUs", machine.cpus) } else { String::new() };
-        println!("\n     Running user test {} with {} MiB{cpus} ({})", program.name, machine.memory_mib, program.path.display());
-        let verdict = boot::ramdisk::make(&program.path, &programs)
-            .map_err(|e| e.to_string())
-            .and_then(|ramdisk| ktest::run(&main_kernel, Some(&ramdisk), &machine).map_err(|e| e.to_string()));
-        if !judge(verdict) {
-            failed.push(program.name.clone());
-        }
-    }
-    println!("\n{} passed, {} failed", total - failed.len(), failed.len());
-    if failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        println!("failed test kernels: {}", failed.join(", "));
-        ExitCode::FAILURE
-    }
+    let kernels = stems(&root.join("tests/kernel"), "");
+    let mut trials: Vec<Trial> = kernels.iter().map(|name| kernel_trial(name.clone(), machine.clone())).collect();
+    trials.extend(kernels.iter().filter(|name| *name == UEFI_SMOKE_TEST).map(|name| kernel_trial(name.clone(), uefi.clone())));
+    trials.extend(stems(&root.join("user/programs/src/bin"), "test_").into_iter().map(|name| user_trial(name, &machine)));
+    libtest_mimic::run(&args, trials).exit_code()
 }

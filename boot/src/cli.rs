@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::time::Duration;
 
-/// The help text, printed by `--help` and after every usage error.
+/// The help text, printed by `--help` (a usage error prints one line and a hint to it).
 pub const USAGE: &str = "\
 Usage: cargo run [--release] -- [bench | fuzz] [OPTIONS]
 
@@ -34,6 +34,10 @@ Options:
       --accel tcg|kvm     QEMU accelerator (default tcg)
       --init PATH         boot the user ELF executable at PATH as the init task
                           instead of the default demo
+      --log SPEC          the kernel's log filter, as env_logger takes it: a level
+                          (off, error, warn, info, debug, trace) and/or MODULE=LEVEL
+                          items, comma-separated, e.g. `debug`, `vm_system=trace`,
+                          `warn,fault=trace` (every page fault); default info
       --with-linux        with bench: also boot Debian's Linux 6.1 (fetched once into
                           target/linux/) on the same machine with the project's C program
                           doing the same work, and chart both from this sitting (needs gcc,
@@ -112,6 +116,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Request, UsageE
             }
             Long("accel") => config.accel = parse_accel(&text(&mut parser, "--accel")?)?,
             Long("init") => config.init = Some(parse_init(parser.value()?.into())?),
+            Long("log") => config.log = Some(parse_log(text(&mut parser, "--log")?)?),
             Long("with-linux") => linux = LinuxFigures::Measured,
             Short('h') | Long("help") => return Ok(Request::Help),
             _ => return Err(arg.unexpected().into()),
@@ -150,6 +155,13 @@ fn parse_init(path: std::path::PathBuf) -> Result<std::path::PathBuf, UsageError
         Ok(()) if magic != *b"\x7fELF" => Err(UsageError(format!("--init: `{}` is not an ELF file", path.display()))),
         Ok(()) => Ok(path),
     }
+}
+
+fn parse_log(spec: String) -> Result<String, UsageError> {
+    if let Err(error) = machvm_abi::logspec::parse(&spec) {
+        return Err(UsageError(format!("--log: {error}")));
+    }
+    Ok(spec)
 }
 
 fn parse_cpus(value: &str) -> Result<u32, UsageError> {
@@ -226,6 +238,14 @@ mod tests {
         assert_eq!(config.memory_mib, 2048);
         assert_eq!(config.timeout, Some(Duration::from_secs(30)));
         assert_eq!(config.accel, Accel::Kvm);
+    }
+
+    #[test]
+    fn a_log_spec_is_checked_and_kept() {
+        assert_eq!(run(&["--log", "warn,vm_system=trace"]).unwrap().log.as_deref(), Some("warn,vm_system=trace"));
+        assert_eq!(run(&[]).unwrap().log, None);
+        assert!(error(&["--log", "vm=loud"]).contains("`loud` is not a level"));
+        assert!(error(&["--log", "a b=info"]).contains("not a module path"));
     }
 
     #[test]

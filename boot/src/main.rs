@@ -22,7 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(error) => {
-            eprintln!("error: {error}\n\n{USAGE}");
+            eprintln!("error: {error}\nhint: `cargo run -- --help` lists the commands and options");
             return ExitCode::from(2);
         }
     };

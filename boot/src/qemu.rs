@@ -45,6 +45,9 @@ pub struct MachineConfig {
     pub timeout: Option<Duration>,
     /// The user program to boot as the init task (`None`: the default demo).
     pub init: Option<std::path::PathBuf>,
+    /// The kernel's log filter (`machvm_abi::logspec`), handed over through `fw_cfg`
+    /// (`None`: the kernel's default).
+    pub log: Option<String>,
 }
 
 impl Default for MachineConfig {
@@ -57,6 +60,7 @@ impl Default for MachineConfig {
             accel: Accel::Tcg,
             timeout: Some(Duration::from_secs(120)),
             init: None,
+            log: None,
         }
     }
 }
@@ -153,6 +157,11 @@ pub fn command(image: &Path, config: &MachineConfig) -> Result<Command, QemuErro
         qemu.args(["-gdb", &format!("tcp::{GDB_PORT}"), "-S"]);
     }
     qemu.args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+    if let Some(spec) = &config.log {
+        // QEMU's option syntax separates with commas; a comma inside a value is doubled.
+        let name = machvm_abi::logspec::FW_CFG_NAME;
+        qemu.arg("-fw_cfg").arg(format!("name={name},string={}", spec.replace(',', ",,")));
+    }
     console(&mut qemu);
     Ok(qemu)
 }
@@ -283,6 +292,15 @@ mod tests {
         let linux: Vec<String> = linux.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         assert!(linux.join(" ").contains("-smp 4 -accel tcg,thread=multi"), "Linux runs on the same machine");
         assert!(args(&MachineConfig::default()).join(" ").contains("-smp 1 -accel tcg -cpu max"), "one CPU: plain TCG");
+    }
+
+    #[test]
+    fn a_log_spec_reaches_the_kernel_through_fw_cfg_with_its_commas_doubled() {
+        let config = MachineConfig { log: Some("warn,fault=trace".into()), ..MachineConfig::default() };
+        let args = args(&config);
+        let at = args.iter().position(|a| a == "-fw_cfg").expect("a -fw_cfg option");
+        assert_eq!(args[at + 1], "name=opt/machvm/log,string=warn,,fault=trace");
+        assert!(!self::tests::args(&MachineConfig::default()).contains(&"-fw_cfg".to_string()));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use crate::sync::IrqMutex;
 use core::fmt::{self, Write};
 use log::{LevelFilter, Log, Metadata, Record};
+use machvm_abi::logspec;
 use uart_16550::{backend::PioBackend, Config, Uart16550Tty};
 
 const COM1: u16 = 0x3f8;
@@ -14,10 +15,13 @@ const COM1: u16 = 0x3f8;
 static SERIAL: IrqMutex<Option<Uart16550Tty<PioBackend>>> = IrqMutex::new(None);
 static LOGGER: SerialLogger = SerialLogger;
 
-/// Maximum level of kernel log messages.
-pub const LOG_LEVEL: LevelFilter = LevelFilter::Info;
+/// The level of kernel log messages when the runner gives no `--log` spec.
+pub const DEFAULT_LOG_LEVEL: LevelFilter = LevelFilter::Info;
 
-/// Opens COM1 and installs the logger. Idempotent.
+/// The log spec the runner gave (`machvm_abi::logspec`), read once at boot; empty for none.
+static LOG_SPEC: spin::Once<([u8; logspec::MAX_SPEC_LEN], usize)> = spin::Once::new();
+
+/// Opens COM1, reads the log spec, and installs the logger. Idempotent.
 pub fn init() {
     let mut serial = SERIAL.lock();
     if serial.is_none() {
@@ -26,9 +30,68 @@ pub fn init() {
         *serial = unsafe { Uart16550Tty::new_port(COM1, Config::default()) }.ok();
     }
     drop(serial);
+    let spec = LOG_SPEC.call_once(|| {
+        let mut bytes = [0u8; logspec::MAX_SPEC_LEN];
+        let len = crate::arch::fw_cfg::file(logspec::FW_CFG_NAME, &mut bytes).unwrap_or(0);
+        (bytes, len.min(logspec::MAX_SPEC_LEN))
+    });
     if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(LOG_LEVEL);
+        log::set_max_level(most_verbose(spec_text()));
+        if spec.1 > 0 {
+            log::info!("log: `{}`", spec_text());
+        }
     }
+}
+
+/// The spec, or "" if there is none or it is not one (the runner checks it first).
+fn spec_text() -> &'static str {
+    let Some((bytes, len)) = LOG_SPEC.get() else { return "" };
+    core::str::from_utf8(&bytes[..*len]).ok().filter(|text| logspec::parse(text).is_ok()).unwrap_or("")
+}
+
+fn level(level: logspec::Level) -> LevelFilter {
+    match level {
+        logspec::Level::Off => LevelFilter::Off,
+        logspec::Level::Error => LevelFilter::Error,
+        logspec::Level::Warn => LevelFilter::Warn,
+        logspec::Level::Info => LevelFilter::Info,
+        logspec::Level::Debug => LevelFilter::Debug,
+        logspec::Level::Trace => LevelFilter::Trace,
+    }
+}
+
+/// The most verbose level any directive of `spec` lets through (the `log` macros' cut-off).
+fn most_verbose(spec: &str) -> LevelFilter {
+    let mut default = DEFAULT_LOG_LEVEL;
+    let mut modules = LevelFilter::Off;
+    for directive in logspec::parse(spec).into_iter().flatten() {
+        match directive.module {
+            None => default = level(directive.level),
+            Some(_) => modules = modules.max(level(directive.level)),
+        }
+    }
+    default.max(modules)
+}
+
+/// The level of messages of `target` under `spec`: the most specific module directive that
+/// holds the target (the last one of equal length), else the last default, else
+/// [`DEFAULT_LOG_LEVEL`]. A module may be named with or without the `kernel::` prefix.
+fn level_of(spec: &str, target: &str) -> LevelFilter {
+    let inside = |module: &str| {
+        logspec::within(target, module) || target.strip_prefix("kernel::").is_some_and(|rest| logspec::within(rest, module))
+    };
+    let mut default = DEFAULT_LOG_LEVEL;
+    let mut best: Option<(usize, LevelFilter)> = None;
+    for directive in logspec::parse(spec).into_iter().flatten() {
+        match directive.module {
+            None => default = level(directive.level),
+            Some(module) if inside(module) && best.is_none_or(|(len, _)| module.len() >= len) => {
+                best = Some((module.len(), level(directive.level)));
+            }
+            Some(_) => {}
+        }
+    }
+    best.map_or(default, |(_, level)| level)
 }
 
 /// Writes formatted text to the console; used by [`print!`](crate::print).
@@ -72,7 +135,7 @@ struct SerialLogger;
 
 impl Log for SerialLogger {
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
+        metadata.level() <= level_of(spec_text(), metadata.target())
     }
 
     fn log(&self, record: &Record<'_>) {

@@ -5,6 +5,7 @@ pub mod context;
 pub mod cpu;
 pub mod exceptions;
 pub mod fpu;
+pub mod fw_cfg;
 pub mod gdt;
 pub mod idt;
 pub mod madt;

@@ -342,12 +342,15 @@ pub fn fault_current(addr: u64, access: Access) -> Option<FaultOutcome> {
         let vm = vm_system::read();
         crate::memory::fault_starts();
         if let Some(outcome) = vm.fault_shared(map, addr, access) {
+            log::trace!(target: "fault", "task {} {access:?} {addr:#x}: {outcome:?} (shared)", task.0);
             return Some(outcome);
         }
     }
     let mut vm = vm_system::lock();
     crate::memory::fault_starts();
-    Some(vm.fault(map, addr, access))
+    let outcome = vm.fault(map, addr, access);
+    log::trace!(target: "fault", "task {} {access:?} {addr:#x}: {outcome:?} (exclusive)", task.0);
+    Some(outcome)
 }
 
 /// The name of task `id`, for reports.

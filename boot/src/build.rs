@@ -20,6 +20,10 @@ pub enum KernelProfile {
     Checked,
     /// Optimised, without assertions (`cargo run --release`, benchmarks).
     Release,
+    /// [`Checked`](Self::Checked) with full debug information (`--gdb`).
+    CheckedDebugInfo,
+    /// [`Release`](Self::Release) with full debug information (`--release -- --gdb`).
+    ReleaseDebugInfo,
 }
 
 impl KernelProfile {
@@ -32,10 +36,28 @@ impl KernelProfile {
         }
     }
 
+    /// The same code with full debug information.
+    pub fn with_debug_info(self) -> Self {
+        match self {
+            Self::Checked | Self::CheckedDebugInfo => Self::CheckedDebugInfo,
+            Self::Release | Self::ReleaseDebugInfo => Self::ReleaseDebugInfo,
+        }
+    }
+
+    /// The same code without debug information.
+    pub fn without_debug_info(self) -> Self {
+        match self {
+            Self::Checked | Self::CheckedDebugInfo => Self::Checked,
+            Self::Release | Self::ReleaseDebugInfo => Self::Release,
+        }
+    }
+
     fn cargo_name(self) -> &'static str {
         match self {
             Self::Checked => "kernel",
             Self::Release => "kernel-release",
+            Self::CheckedDebugInfo => "kernel-debug",
+            Self::ReleaseDebugInfo => "kernel-release-debug",
         }
     }
 }

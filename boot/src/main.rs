@@ -28,6 +28,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::EndedByDebugger) => {
+            eprintln!("{}", Outcome::EndedByDebugger);
+            ExitCode::SUCCESS
+        }
         Ok(outcome) => {
             eprintln!("error: {outcome}");
             ExitCode::FAILURE

@@ -78,6 +78,8 @@ pub enum Outcome {
     QemuError(Option<i32>),
     /// The timeout ran out and QEMU was stopped.
     TimedOut(Duration),
+    /// A debugger attached to the GDB stub ended QEMU (`kill`, or the end of a batch run).
+    EndedByDebugger,
 }
 
 impl Outcome {
@@ -100,6 +102,7 @@ impl fmt::Display for Outcome {
             Self::QemuError(Some(code)) => write!(f, "QEMU failed with status {code}"),
             Self::QemuError(None) => write!(f, "QEMU was killed by a signal"),
             Self::TimedOut(after) => write!(f, "timed out after {} s", after.as_secs()),
+            Self::EndedByDebugger => write!(f, "the debugger ended QEMU"),
         }
     }
 }
@@ -196,10 +199,28 @@ fn machine(qemu: &mut Command, config: &MachineConfig) -> Result<(), QemuError> 
     Ok(())
 }
 
-/// The serial console on stdout, nothing else, and a stop instead of a reboot.
+/// The serial console on stdout, nothing else, and a stop instead of a reboot. QEMU's own
+/// messages (stderr) are read too: they tell a debugger's kill from a reset.
 fn console(qemu: &mut Command) {
     qemu.args(["-serial", "stdio", "-display", "none", "-monitor", "none", "-no-reboot"]);
-    qemu.stdin(Stdio::null()).stdout(Stdio::piped());
+    qemu.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+}
+
+/// What QEMU's gdb stub prints when the debugger kills the machine.
+const KILLED_BY_DEBUGGER: &str = "Terminated via GDBstub";
+
+/// Passes QEMU's stderr on to ours, and tells whether the gdb stub reported a kill.
+fn watch_stderr(child: &mut Child) -> std::thread::JoinHandle<bool> {
+    let stderr = child.stderr.take();
+    std::thread::spawn(move || {
+        let Some(stderr) = stderr else { return false };
+        let mut killed = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            killed |= line.contains(KILLED_BY_DEBUGGER);
+        }
+        killed
+    })
 }
 
 /// Runs `qemu`, handing every line of the serial console to `on_line` as it arrives, and
@@ -214,6 +235,7 @@ pub fn run(
         _ => QemuError::Io(e),
     })?;
     let lines = read_lines(&mut child);
+    let stderr = watch_stderr(&mut child);
     let start = Instant::now();
     let mut timed_out = None;
     let status = loop {
@@ -233,7 +255,12 @@ pub fn run(
     for line in lines {
         on_line(&line);
     }
-    Ok(timed_out.map_or_else(|| Outcome::from_status(status), Outcome::TimedOut))
+    let killed_by_debugger = stderr.join().unwrap_or(false);
+    Ok(match timed_out {
+        Some(limit) => Outcome::TimedOut(limit),
+        None if killed_by_debugger && status.code() == Some(0) => Outcome::EndedByDebugger,
+        None => Outcome::from_status(status),
+    })
 }
 
 fn read_lines(child: &mut Child) -> mpsc::Receiver<String> {

@@ -22,10 +22,25 @@ impl Build {
     ///
     /// If a build fails.
     pub fn new() -> Result<Self, build::BuildError> {
+        Self::with_debug_info(false)
+    }
+
+    /// As [`new`](Self::new), the kernel with full debug information if `debug_info` (for a
+    /// debugger: `--gdb`).
+    ///
+    /// # Errors
+    ///
+    /// If a build fails.
+    pub fn with_debug_info(debug_info: bool) -> Result<Self, build::BuildError> {
         let profile = KernelProfile::for_this_build();
         let programs = build::build_user_programs(profile)?;
-        let kernel = build::build_kernel(profile)?;
+        let kernel = build::build_kernel(if debug_info { profile.with_debug_info() } else { profile })?;
         Ok(Self { kernel, programs })
+    }
+
+    /// The kernel ELF file.
+    pub fn kernel(&self) -> &std::path::Path {
+        &self.kernel.path
     }
 
     /// The disk image whose init is `config.init`, or the program named `default_init`.
@@ -51,16 +66,38 @@ impl Build {
     pub fn boot(&self, image: &std::path::Path, config: &MachineConfig, mut observe: impl FnMut(&str)) -> Result<Outcome, Box<dyn Error>> {
         let command = qemu::command(image, config)?;
         if config.gdb {
-            eprintln!(
-                "QEMU waits for a debugger: gdb {} -ex 'target remote localhost:{GDB_PORT}'",
-                self.kernel.path.display()
-            );
+            let script = write_gdb_script(&self.kernel.path)?;
+            eprintln!("QEMU waits for a debugger on localhost:{GDB_PORT}. In another terminal:");
+            eprintln!("    gdb -x {}", script.display());
+            eprintln!("(the kernel's symbols at its load address; then e.g. `break kernel::vm_system::init`, `continue`, `bt`, `list`)");
         }
         Ok(qemu::run(command, config.timeout, |line| {
             println!("{line}");
             observe(line);
         })?)
     }
+}
+
+/// Writes the gdb script for `kernel` next to it (`gdbinit`): the kernel's symbols at the
+/// address the boot loader loads it at, and a connection to QEMU's stub. Returns its path.
+///
+/// # Errors
+///
+/// If the file cannot be written.
+pub fn write_gdb_script(kernel: &std::path::Path) -> std::io::Result<PathBuf> {
+    let kernel = std::fs::canonicalize(kernel)?;
+    let script = kernel.with_file_name("gdbinit");
+    let text = format!(
+        "# Written by `cargo run -- --gdb`: the kernel (a position-independent file linked at 0)\n\
+         # runs at {base:#x}, so its symbols are loaded there.\n\
+         set architecture i386:x86-64\n\
+         symbol-file -o {base:#x} {path}\n\
+         target remote localhost:{GDB_PORT}\n",
+        base = machvm_abi::layout::KERNEL_BASE,
+        path = kernel.display(),
+    );
+    std::fs::write(&script, text)?;
+    Ok(script)
 }
 
 /// Builds everything and boots the kernel with `config.init` (or the program `default_init`)
@@ -70,7 +107,7 @@ impl Build {
 ///
 /// If a build, the ramdisk, the disk image or starting QEMU fails.
 pub fn boot_kernel(config: &MachineConfig, default_init: &str, observe: impl FnMut(&str)) -> Result<Outcome, Box<dyn Error>> {
-    let build = Build::new()?;
+    let build = Build::with_debug_info(config.gdb)?;
     let image = build.image(config, default_init)?;
     build.boot(&image, config, observe)
 }

@@ -1,7 +1,9 @@
 //! Boots every test kernel (`tests/kernel/*.rs`) in QEMU, then the kernel with each user test
 //! program (`user/programs`, the `test_*` binaries) as init, each one a test of this harness
 //! (`libtest-mimic`): `kernel/NAME` (and `kernel/memory/uefi`, the boot smoke test with UEFI
-//! firmware) and `user/NAME`. Inside each, the kernel's own tests report like libtest.
+//! firmware) and `user/NAME`. Inside each, the kernel's own tests report like libtest. Two
+//! more test the runner's options on the real kernel: `runner/log_filter` (`--log`) and
+//! `runner/gdb` (`--gdb`, driving gdb in batch mode).
 //!
 //! The arguments are libtest's: filters (parts of names, or whole names with `--exact`),
 //! `--skip`, `--list`, `--ignored`, `--test-threads N` (default 1 here: each test is a QEMU
@@ -110,6 +112,85 @@ fn user_trial(name: String, base: &MachineConfig) -> Trial {
     })
 }
 
+/// Boots the default demo with a log spec that silences everything but the fault trace.
+fn log_trial(machine: MachineConfig) -> Trial {
+    Trial::test("runner/log_filter", move || {
+        let build = boot::runner::Build::new().map_err(|e| e.to_string())?;
+        let config = MachineConfig { log: Some("off,fault=trace".into()), ..machine };
+        let image = build.image(&config, "init").map_err(|e| e.to_string())?;
+        let (mut traces, mut others) = (0, Vec::new());
+        let outcome = build
+            .boot(&image, &config, |line| {
+                if line.starts_with("[TRACE] task ") {
+                    traces += 1;
+                } else if line.starts_with('[') {
+                    others.push(line.to_string());
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        if outcome != Outcome::Success {
+            return Err(format!("{outcome}").into());
+        }
+        if traces == 0 || !others.is_empty() {
+            return Err(format!("{traces} fault traces, and other log lines that `off` should have silenced: {others:?}").into());
+        }
+        println!("{traces} fault traces, no other log line");
+        Ok(())
+    })
+}
+
+/// Whether a TCP port on this machine is listening (from `/proc/net/tcp`).
+fn listening(port: u16) -> bool {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table.lines().skip(1).any(|row| {
+        let fields: Vec<&str> = row.split_whitespace().collect();
+        fields.len() > 3 && fields[1].ends_with(&format!(":{port:04X}")) && fields[3] == "0A"
+    })
+}
+
+/// Boots the kernel with `--gdb` and drives gdb in batch mode: a breakpoint on a kernel
+/// function by name, a backtrace and a source listing, then a kill.
+fn gdb_trial(machine: MachineConfig) -> Trial {
+    Trial::test("runner/gdb", move || {
+        let build = boot::runner::Build::with_debug_info(true).map_err(|e| e.to_string())?;
+        let config = MachineConfig { gdb: true, ..machine };
+        let image = build.image(&config, "init").map_err(|e| e.to_string())?;
+        let script = boot::runner::write_gdb_script(build.kernel()).map_err(|e| e.to_string())?;
+        let qemu = {
+            let (build, config) = (build.clone(), config.clone());
+            std::thread::spawn(move || build.boot(&image, &config, |_| ()).map_err(|e| e.to_string()))
+        };
+        let start = std::time::Instant::now();
+        while !listening(boot::qemu::GDB_PORT) {
+            if start.elapsed() > Duration::from_secs(60) || qemu.is_finished() {
+                return Err("QEMU's gdb stub never listened".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let gdb = std::process::Command::new("gdb")
+            .args(["-q", "-batch", "-x"])
+            .arg(&script)
+            .args(["-ex", "break kernel::vm_system::init", "-ex", "continue", "-ex", "bt", "-ex", "list", "-ex", "kill"])
+            .output()
+            .map_err(|e| format!("cannot run gdb (install it: apt-get install gdb): {e}"))?;
+        let transcript = String::from_utf8_lossy(&gdb.stdout);
+        println!("{transcript}");
+        let outcome = qemu.join().map_err(|_| "the QEMU thread panicked")??;
+        let wanted = [
+            "Breakpoint 1, kernel::vm_system::init () at kernel/src/vm_system.rs:",
+            "in kernel::init (",
+            "pub fn init() {",
+        ];
+        if let Some(missing) = wanted.iter().find(|w| !transcript.contains(*w)) {
+            return Err(format!("the gdb transcript lacks `{missing}`").into());
+        }
+        if outcome != Outcome::EndedByDebugger {
+            return Err(format!("after gdb's kill the runner says: {outcome}").into());
+        }
+        Ok(())
+    })
+}
+
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();
     args.test_threads = args.test_threads.or(Some(1));
@@ -127,5 +208,7 @@ fn main() -> ExitCode {
     let mut trials: Vec<Trial> = kernels.iter().map(|name| kernel_trial(name.clone(), machine.clone())).collect();
     trials.extend(kernels.iter().filter(|name| *name == UEFI_SMOKE_TEST).map(|name| kernel_trial(name.clone(), uefi.clone())));
     trials.extend(stems(&root.join("user/programs/src/bin"), "test_").into_iter().map(|name| user_trial(name, &machine)));
+    trials.push(log_trial(machine.clone()));
+    trials.push(gdb_trial(machine.clone()));
     libtest_mimic::run(&args, trials).exit_code()
 }

@@ -25,7 +25,7 @@ pub const KERNEL_HEAP_BASE: u64 = 0xffff_fe80_0000_0000;
 /// bootloader's dynamic range.
 pub const KERNEL_STACKS_BASE: u64 = 0xffff_ff00_0000_0000;
 /// Virtual base of the kernel image (the kernel is position independent).
-pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+pub const KERNEL_BASE: u64 = machvm_abi::layout::KERNEL_BASE;
 /// Size of the boot CPU's kernel stack (a guard page lies below it).
 pub const KERNEL_STACK_SIZE: u64 = 128 * 1024;
 

@@ -22,6 +22,7 @@
 #![allow(non_camel_case_types)]
 
 pub mod kern;
+pub mod layout;
 pub mod logspec;
 pub mod ramdisk;
 pub mod sysno;

@@ -145,6 +145,17 @@ pub fn build_kernel(profile: KernelProfile) -> Result<KernelElf, BuildError> {
         .ok_or_else(|| BuildError::Missing("kernel".into()))
 }
 
+/// Builds the second, minimal kernel (`tests/mini`, package `mini-kernel`): a kernel of its
+/// own on the two library crates' public API.
+pub fn build_mini_kernel(profile: KernelProfile) -> Result<KernelElf, BuildError> {
+    let mut command = cargo_for("mini-kernel", kernel_target_dir(), "build", profile);
+    command.args(["--bin", "mini-kernel"]);
+    run(command, false)?
+        .into_iter()
+        .find(|elf| elf.name == "mini-kernel")
+        .ok_or_else(|| BuildError::Missing("mini-kernel".into()))
+}
+
 /// Builds every test kernel (the `[[test]]` targets of the kernel package).
 pub fn build_test_kernels(profile: KernelProfile) -> Result<Vec<KernelElf>, BuildError> {
     let mut command = cargo("test", profile);

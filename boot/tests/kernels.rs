@@ -3,7 +3,8 @@
 //! (`libtest-mimic`): `kernel/NAME` (and `kernel/memory/uefi`, the boot smoke test with UEFI
 //! firmware) and `user/NAME`. Inside each, the kernel's own tests report like libtest. Two
 //! more test the runner's options on the real kernel: `runner/log_filter` (`--log`) and
-//! `runner/gdb` (`--gdb`, driving gdb in batch mode).
+//! `runner/gdb` (`--gdb`, driving gdb in batch mode); `mini/user_program` boots the second,
+//! minimal kernel (`tests/mini`).
 //!
 //! The arguments are libtest's: filters (parts of names, or whole names with `--exact`),
 //! `--skip`, `--list`, `--ignored`, `--test-threads N` (default 1 here: each test is a QEMU
@@ -45,6 +46,7 @@ struct Built {
     kernels: Vec<KernelElf>,
     programs: Vec<KernelElf>,
     main_kernel: KernelElf,
+    mini_kernel: KernelElf,
 }
 
 /// Builds everything once, for the first test that runs.
@@ -54,7 +56,8 @@ fn built() -> Result<&'static Built, Failed> {
         let kernels = build::build_test_kernels(KernelProfile::Checked).map_err(|e| e.to_string())?;
         let programs = build::build_user_programs(KernelProfile::Checked).map_err(|e| e.to_string())?;
         let main_kernel = build::build_kernel(KernelProfile::Checked).map_err(|e| e.to_string())?;
-        Ok(Built { kernels, programs, main_kernel })
+        let mini_kernel = build::build_mini_kernel(KernelProfile::Checked).map_err(|e| e.to_string())?;
+        Ok(Built { kernels, programs, main_kernel, mini_kernel })
     });
     built.as_ref().map_err(|e| Failed::from(format!("build failed: {e}")))
 }
@@ -109,6 +112,15 @@ fn user_trial(name: String, base: &MachineConfig) -> Trial {
             .map_err(|e| e.to_string())
             .and_then(|ramdisk| ktest::run(&built.main_kernel, Some(&ramdisk), &machine).map_err(|e| e.to_string()));
         judge(verdict)
+    })
+}
+
+/// Boots the second, minimal kernel (`tests/mini`): the library crates in a kernel of its own.
+fn mini_trial(machine: MachineConfig) -> Trial {
+    Trial::test("mini/user_program", move || {
+        let built = built()?;
+        println!("\n     Running the minimal kernel ({})", built.mini_kernel.path.display());
+        judge(ktest::run(&built.mini_kernel, None, &machine).map_err(|e| e.to_string()))
     })
 }
 
@@ -208,6 +220,7 @@ fn main() -> ExitCode {
     let mut trials: Vec<Trial> = kernels.iter().map(|name| kernel_trial(name.clone(), machine.clone())).collect();
     trials.extend(kernels.iter().filter(|name| *name == UEFI_SMOKE_TEST).map(|name| kernel_trial(name.clone(), uefi.clone())));
     trials.extend(stems(&root.join("user/programs/src/bin"), "test_").into_iter().map(|name| user_trial(name, &machine)));
+    trials.push(mini_trial(machine.clone()));
     trials.push(log_trial(machine.clone()));
     trials.push(gdb_trial(machine.clone()));
     libtest_mimic::run(&args, trials).exit_code()

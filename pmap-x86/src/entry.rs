@@ -1,6 +1,6 @@
 //! Leaf and intermediate page-table entry bits for user mappings.
 
-use machvm::pmap::Wiring;
+use machvm::pmap::{Cache, Wiring};
 use machvm::Prot;
 use x86_64::structures::paging::PageTableFlags as F;
 
@@ -23,6 +23,28 @@ pub fn leaf_flags(prot: Prot, wiring: Wiring, no_execute: bool) -> F {
         flags |= WIRED;
     }
     flags
+}
+
+/// The bits of a 4 KiB leaf that pick its memory type from the PAT: PWT, PCD and PAT (bit 7).
+pub const CACHE_BITS: F = F::WRITE_THROUGH.union(F::NO_CACHE).union(F::HUGE_PAGE);
+
+/// The cache bits for `cache`, with the PAT as [`PAT`](crate::mmu::PAT) programs it: entry 0
+/// write-back, entry 1 write-combining, entry 3 uncached.
+pub fn cache_flags(cache: Cache) -> F {
+    match cache {
+        Cache::WriteBack => F::empty(),
+        Cache::WriteCombining => F::WRITE_THROUGH,
+        Cache::Uncached => F::WRITE_THROUGH.union(F::NO_CACHE),
+    }
+}
+
+/// The caching a leaf's cache bits select.
+pub fn cache_of(flags: F) -> Cache {
+    match (flags & CACHE_BITS).bits() {
+        0 => Cache::WriteBack,
+        bits if bits == F::WRITE_THROUGH.bits() => Cache::WriteCombining,
+        _ => Cache::Uncached,
+    }
 }
 
 /// The rights a present leaf grants: read always (x86 cannot express less), write and execute
@@ -76,6 +98,15 @@ mod tests {
         assert_eq!(granted(rw, true), Prot::DEFAULT);
         assert_eq!(granted(rx, true), Prot::READ | Prot::EXECUTE);
         assert_eq!(granted(leaf_flags(Prot::WRITE, Wiring::Pageable, true), true), Prot::DEFAULT);
+    }
+
+    #[test]
+    fn cache_bits_round_trip() {
+        for cache in [Cache::WriteBack, Cache::WriteCombining, Cache::Uncached] {
+            assert_eq!(cache_of(leaf_flags(Prot::DEFAULT, Wiring::Pageable, true) | cache_flags(cache)), cache);
+        }
+        let device = leaf_flags(Prot::ALL, Wiring::Pageable, true) | cache_flags(Cache::Uncached);
+        assert_eq!(lowered(device, Prot::READ, true).map(cache_of), Some(Cache::Uncached), "lowering keeps the type");
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub mod sim;
 mod walk;
 mod window;
 
-pub use mmu::{HardwareMmu, Invalidate, Mmu, MAX_CPUS};
+pub use mmu::{program_pat, HardwareMmu, Invalidate, Mmu, MAX_CPUS, PAT};
 pub use pmap::{PmapStats, X86Pmap};
 pub use walk::USER_END;
 pub use window::DirectMap;

@@ -17,6 +17,25 @@ pub const PCID_COUNT: u16 = 4096;
 /// `i`).
 pub const MAX_CPUS: usize = 64;
 
+/// The page attribute table the pmap's cache bits assume ([`program_pat`]): entries 0 and 4
+/// write-back, 1 write-combining (instead of write-through), 2 and 6 uncached-minus, 3 and 7
+/// uncached, 5 write-through.
+pub const PAT: u64 = 0x0007_0406_0007_0106;
+
+/// Programs the processor's PAT MSR with [`PAT`]; every processor must, before any mapping
+/// of write-combining memory is used (the SDM wants the same PAT on all of them).
+///
+/// # Safety
+///
+/// Ring 0. The change of entry 1 (write-through to write-combining) is safe only while no
+/// mapping selects it for memory that must stay write-through: the boot loader's and this
+/// pmap's mappings do not.
+pub unsafe fn program_pat() {
+    // SAFETY: IA32_PAT (0x277) exists on every x86_64 processor; the caller vouches for the
+    // entries' users.
+    unsafe { x86_64::registers::model_specific::Msr::new(0x277).write(PAT) };
+}
+
 /// What a shootdown asks the other processors to invalidate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Invalidate<'a> {

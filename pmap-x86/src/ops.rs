@@ -5,7 +5,7 @@ use crate::mmu::Mmu;
 use crate::pmap::X86Pmap;
 use crate::walk::{self, entry_frame, Visit, USER_END};
 use machvm::pmap::{
-    FrameAllocator, Pmap, PmapCounts, PmapError, SpaceCounts, SpaceId, TlbFlush, TlbFlushTargets, Translation, Wiring,
+    Cache, FrameAllocator, Pmap, PmapCounts, PmapError, SpaceCounts, SpaceId, TlbFlush, TlbFlushTargets, Translation, Wiring,
 };
 use machvm::{Frame, Page, PageRange, Prot};
 use x86_64::structures::paging::page_table::PageTableEntry;
@@ -46,6 +46,47 @@ impl<A: FrameAllocator, M: Mmu> X86Pmap<A, M> {
             self.meta.adjust_live(root, -i32::from(cleared));
         }
         self.stats.table_frames.add(-freed);
+    }
+
+    /// Maps `page` of `space` to `frame` with the leaf flags `new` (for `prot`), replacing
+    /// any mapping of `page`, under the space's lock.
+    fn enter_leaf(&self, space: SpaceId, page: Page, frame: Frame, prot: Prot, mut new: F) -> Result<TlbFlush, PmapError> {
+        assert!(!prot.is_empty(), "entering a mapping with no rights");
+        if page.addr() >= USER_END {
+            return Err(PmapError::InvalidAddress);
+        }
+        let s = self.space(space);
+        let mut counts = s.tables.lock();
+        let (table, index) = self.leaf_for_enter(s.root, page.addr())?;
+        // SAFETY: `table` is a P1 table of `space`, whose lock is held; no other reference to
+        // it is live.
+        let entry = unsafe { &mut self.window.table(table)[index] };
+        let mut flush = TlbFlush::new();
+        let old = entry.flags();
+        let (mut resident, mut wired) = (1i64, i64::from(new.contains(WIRED)));
+        if old.contains(F::PRESENT) {
+            let old_frame = entry_frame(entry);
+            resident -= 1;
+            wired -= i64::from(old.contains(WIRED));
+            if old_frame == frame {
+                new |= old & (F::ACCESSED | F::DIRTY);
+            } else {
+                self.meta.remove_mapping(old_frame, (space, page));
+                self.meta.add_mapping(frame, (space, page));
+            }
+            if old_frame != frame || new != old {
+                flush.add_page(space, page);
+            }
+        } else {
+            self.meta.add_mapping(frame, (space, page));
+            self.meta.adjust_live(table, 1);
+        }
+        entry.set_addr(PhysAddr::new(frame.addr()), new);
+        counts.resident = counts.resident.wrapping_add_signed(resident);
+        counts.wired = counts.wired.wrapping_add_signed(wired);
+        self.stats.mappings.add(resident);
+        self.stats.wired.add(wired);
+        Ok(flush)
     }
 
     /// Removes the leaf `entry` (mapping `page` of `space`) and records the change.
@@ -129,43 +170,13 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         prot: Prot,
         wiring: Wiring,
     ) -> Result<TlbFlush, PmapError> {
-        assert!(!prot.is_empty(), "entering a mapping with no rights");
-        if page.addr() >= USER_END {
-            return Err(PmapError::InvalidAddress);
-        }
-        let s = self.space(space);
-        let mut counts = s.tables.lock();
-        let (table, index) = self.leaf_for_enter(s.root, page.addr())?;
-        // SAFETY: `table` is a P1 table of `space`, whose lock is held; no other reference to
-        // it is live.
-        let entry = unsafe { &mut self.window.table(table)[index] };
-        let mut flush = TlbFlush::new();
-        let old = entry.flags();
-        let mut new = entry::leaf_flags(prot, wiring, self.mmu.has_no_execute());
-        let (mut resident, mut wired) = (1i64, i64::from(wiring == Wiring::Wired));
-        if old.contains(F::PRESENT) {
-            let old_frame = entry_frame(entry);
-            resident -= 1;
-            wired -= i64::from(old.contains(WIRED));
-            if old_frame == frame {
-                new |= old & (F::ACCESSED | F::DIRTY);
-            } else {
-                self.meta.remove_mapping(old_frame, (space, page));
-                self.meta.add_mapping(frame, (space, page));
-            }
-            if old_frame != frame || new != old {
-                flush.add_page(space, page);
-            }
-        } else {
-            self.meta.add_mapping(frame, (space, page));
-            self.meta.adjust_live(table, 1);
-        }
-        entry.set_addr(PhysAddr::new(frame.addr()), new);
-        counts.resident = counts.resident.wrapping_add_signed(resident);
-        counts.wired = counts.wired.wrapping_add_signed(wired);
-        self.stats.mappings.add(resident);
-        self.stats.wired.add(wired);
-        Ok(flush)
+        let flags = entry::leaf_flags(prot, wiring, self.mmu.has_no_execute());
+        self.enter_leaf(space, page, frame, prot, flags)
+    }
+
+    fn enter_device(&self, space: SpaceId, page: Page, frame: Frame, prot: Prot, cache: Cache) -> Result<TlbFlush, PmapError> {
+        let flags = entry::leaf_flags(prot, Wiring::Pageable, self.mmu.has_no_execute()) | entry::cache_flags(cache);
+        self.enter_leaf(space, page, frame, prot, flags)
     }
 
     fn remove(&mut self, space: SpaceId, range: PageRange) -> TlbFlush {
@@ -214,7 +225,7 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
         self.visit_range(space, range, &mut unused, |_, entry, addr| {
             let flags = entry.flags();
             if allowed(Page::containing(addr), entry_frame(entry)) {
-                let kept = flags & (F::ACCESSED | F::DIRTY);
+                let kept = flags & (F::ACCESSED | F::DIRTY | entry::CACHE_BITS);
                 entry.set_flags(entry::leaf_flags(prot, entry::wiring(flags), no_execute) | kept);
             }
             Visit::Kept
@@ -236,6 +247,7 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
             frame: entry_frame(entry),
             prot: entry::granted(flags, self.mmu.has_no_execute()),
             wiring: entry::wiring(flags),
+            cache: entry::cache_of(flags),
         })
     }
 
@@ -280,7 +292,12 @@ impl<A: FrameAllocator, M: Mmu> Pmap for X86Pmap<A, M> {
             let _held = s.tables.lock();
             walk::read_leaves(&self.window, s.root, 4, 0, (start, end), &mut |addr, entry| {
                 let flags = entry.flags();
-                let t = Translation { frame: entry_frame(entry), prot: entry::granted(flags, nx), wiring: entry::wiring(flags) };
+                let t = Translation {
+                    frame: entry_frame(entry),
+                    prot: entry::granted(flags, nx),
+                    wiring: entry::wiring(flags),
+                    cache: entry::cache_of(flags),
+                };
                 found.push((Page::containing(addr), t));
             });
         }

@@ -26,7 +26,7 @@ fn enter_then_extract_translates_with_the_rights_given() {
     let flush = f.pmap.enter(s, page(A), frame, Prot::DEFAULT, Wiring::Pageable).unwrap();
     assert!(flush.is_empty(), "a new mapping needs no invalidation");
     f.apply(flush);
-    let expected = Translation { frame, prot: Prot::DEFAULT, wiring: Wiring::Pageable };
+    let expected = Translation { frame, prot: Prot::DEFAULT, wiring: Wiring::Pageable, cache: machvm::pmap::Cache::WriteBack };
     assert_eq!(f.pmap.extract(s, A + 0x123), Some(expected));
     assert_eq!(f.pmap.extract(s, A + 0x1000), None);
     let rx = f.pmap.enter(s, page(A + 0x1000), frame, Prot::READ | Prot::EXECUTE, Wiring::Wired).unwrap();

@@ -78,7 +78,7 @@ fn step(f: &mut Fixture, spaces: &[SpaceId], model: &mut Model, op: &Op) {
         Op::Enter { space, page, frame: fi, prot, wired } => {
             let prot = Prot::from_raw(prot).unwrap();
             let wiring = if wired { Wiring::Wired } else { Wiring::Pageable };
-            let t = Translation { frame: frame(fi, f), prot: hardware(prot), wiring };
+            let t = Translation { frame: frame(fi, f), prot: hardware(prot), wiring, cache: machvm::pmap::Cache::WriteBack };
             model.insert((space, PAGES[page]), t);
             f.pmap.enter(spaces[space], Page::containing(PAGES[page]), frame(fi, f), prot, wiring).unwrap()
         }

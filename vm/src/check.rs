@@ -71,6 +71,9 @@ impl<M: Machine> Vm<M> {
             assert_eq!(object.refs, expected, "{id:?}: reference count");
             let pages = object.pages.lock();
             assert!(pages.keys().all(|&i| i < object.size), "{id:?}: page beyond its size");
+            if object.device.is_some() {
+                assert!(pages.is_empty() && object.shadow.is_none() && object.children.is_empty(), "{id:?}: device memory with pages or a chain");
+            }
             for frame in pages.values() {
                 assert!(frames.insert(*frame), "{frame:?} in two objects");
             }
@@ -109,6 +112,10 @@ impl<M: Machine> Vm<M> {
             if let Some(object) = e.object {
                 assert!(e.offset + e.pages() <= self.object(object).size, "entry beyond its object");
             }
+            if self.device_of(e).is_some() {
+                let shared = !e.needs_copy && e.is_shared && e.inheritance != crate::Inherit::Copy;
+                assert!(shared && !e.is_wired(), "device memory in a copy-on-write, copied or wired entry: {e:?}");
+            }
             assert!(at <= e.start, "entries overlap");
             if at < e.start {
                 expected_gaps.push((at, e.start));
@@ -140,6 +147,10 @@ impl<M: Machine> Vm<M> {
         let map = self.map(id);
         let (mut seen, mut wired) = (0, 0);
         for e in map.entries() {
+            if let Some(device) = self.device_of(e) {
+                seen += self.check_device_translations(map.space, e, device);
+                continue;
+            }
             for index in self.pages_with_data(e) {
                 let addr = e.start + (index - e.offset) * PAGE_SIZE;
                 let Some(t) = self.pmap.extract(map.space, addr).filter(|t| Some(t.frame) != self.zero_frame) else {
@@ -181,6 +192,21 @@ impl<M: Machine> Vm<M> {
         let counts = self.pmap.space_counts(map.space);
         assert_eq!(counts.resident, seen, "translations outside the pages of the map's entries");
         assert_eq!(counts.wired, wired, "wired translations");
+    }
+
+    /// Checks the translations of device entry `e`: each maps its page's device frame, with
+    /// the device's caching and no more than the entry's protection. Returns their number.
+    fn check_device_translations(&self, space: crate::pmap::SpaceId, e: &crate::map::MapEntry, device: crate::ops::device::Device) -> u64 {
+        let range = crate::PageRange::new(crate::Page::containing(e.start), crate::Page::containing(e.end)).expect("ordered");
+        let translations = self.pmap.translations_in(space, range);
+        for (page, t) in &translations {
+            let addr = page.addr();
+            let frame = crate::Frame::containing(device.base.addr() + e.object_index(addr) * PAGE_SIZE);
+            assert_eq!((t.frame, t.cache), (frame, device.cache), "{addr:#x}: not its device frame");
+            assert!(t.prot.difference(Prot::READ | e.protection).is_empty(), "{addr:#x} mapped with more than its protection");
+            assert_eq!(t.wiring, Wiring::Pageable, "{addr:#x}: device memory is never wired");
+        }
+        translations.len() as u64
     }
 
     /// Object page indices (in the entry's object) of `entry`'s window that hold data in its

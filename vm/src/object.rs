@@ -100,12 +100,15 @@ pub struct VmObject {
     /// segment) can be copied lazily even while it is shared; a shared object that is not
     /// frozen is copied at once.
     pub frozen: bool,
+    /// Device memory the object stands for (`ops::device`): it then holds no page, has no
+    /// backing object and no shadow, and is never copied.
+    pub device: Option<crate::ops::device::Device>,
 }
 
 impl VmObject {
     /// An empty zero-fill object of `size` pages with one reference.
     pub fn new(size: u64) -> Self {
-        Self { pages: Pages::default(), shadow: None, size, refs: 1, children: Vec::new(), child_slot: 0, frozen: false }
+        Self { pages: Pages::default(), shadow: None, size, refs: 1, children: Vec::new(), child_slot: 0, frozen: false, device: None }
     }
 
     /// A shadow of `backing` at `offset`, of `size` pages, with one reference.

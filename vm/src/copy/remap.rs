@@ -38,6 +38,7 @@ impl<M: Machine> Vm<M> {
     pub fn remap(&mut self, target: MapId, placement: Placement, source: MapId, start: Page, end: Page, mode: RemapMode, inheritance: Inherit) -> Result<Remapped, VmError> {
         self.live(target)?;
         self.live(source)?;
+        self.refuse_device(source, start.addr(), end.addr())?;
         let (s, e) = (start.addr(), end.addr());
         if !self.map(source).covers(s, e) {
             return Err(VmError::InvalidAddress);

@@ -81,6 +81,9 @@ impl<M: Machine> Vm<M> {
             Some(e) if !e.protection.contains(access.needs()) => return FaultOutcome::ProtectionFailure,
             Some(e) => e.clone(),
         };
+        if let Some(device) = self.device_of(&entry) {
+            return self.fault_device(self.map(map).space, &entry, addr, device);
+        }
         // A wiring fault resolves like a write (into the entry's own object), but maps with
         // the entry's protection as a read would.
         let write = access == Access::Write || kind == FaultKind::Resident;

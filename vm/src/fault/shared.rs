@@ -56,6 +56,9 @@ impl<M: Machine> Vm<M> {
             Some(e) => e,
         };
         let top = entry.object?;
+        if let Some(device) = self.object(top).device {
+            return Some(self.fault_device(m.space, entry, addr, device));
+        }
         let write = access == Access::Write;
         if write && entry.needs_copy {
             return None;

@@ -14,6 +14,10 @@ impl<M: Machine> Vm<M> {
     #[doc(alias = "vm_inherit")]
     pub fn inherit(&mut self, map: MapId, start: Page, end: Page, inheritance: Inherit) -> Result<(), VmError> {
         self.live(map)?;
+        if inheritance == Inherit::Copy && self.in_bounds(map, start.addr(), end.addr()) {
+            // Device memory is shared or not inherited, never copied.
+            self.refuse_device(map, start.addr(), end.addr())?;
+        }
         self.set_attribute(map, start, end, |e| e.inheritance = inheritance)
     }
 

@@ -107,6 +107,9 @@ impl<M: Machine> Vm<M> {
             if !entry.protection.contains(access.needs()) {
                 return Err(VmError::ProtectionFailure);
             }
+            if self.device_of(entry).is_some() {
+                return Err(VmError::InvalidArgument);
+            }
             at = entry.end;
         }
         Ok(())

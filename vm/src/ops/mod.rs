@@ -3,6 +3,7 @@
 //! the map around the range.
 
 mod allocate;
+pub(crate) mod device;
 mod attributes;
 mod bytes;
 mod fork;

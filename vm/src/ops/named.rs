@@ -121,6 +121,7 @@ impl<M: Machine> Vm<M> {
         if !protection.difference(entry.max_protection).is_empty() {
             return Err(VmError::ProtectionFailure);
         }
+        self.refuse_device(map, start.addr(), end.addr())?;
         let object = self.shareable_object(map, &entry);
         self.reference(object);
         let e = self.map_mut(map).lookup_mut(start.addr()).expect("present");

@@ -22,6 +22,7 @@ impl<M: Machine> Vm<M> {
         if !m.covers(start, end) {
             return Err(VmError::InvalidAddress);
         }
+        self.refuse_device(map, start, end)?;
         if m.overlapping(start, end).any(|e| e.protection.is_empty()) {
             return Err(VmError::ProtectionFailure);
         }

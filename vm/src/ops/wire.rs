@@ -23,6 +23,7 @@ impl<M: Machine> Vm<M> {
         self.live(map)?;
         let (start, end) = (start.addr(), end.addr());
         self.check_wire(map, start, end, access)?;
+        self.refuse_device(map, start, end)?;
         self.room_to_clip(map, start, end)?;
         self.check_frames(map, start, end, self.frames_to_wire(map, start, end))?;
         self.clip(map, start, end);

@@ -87,6 +87,21 @@ pub struct Translation {
     pub prot: Prot,
     /// Whether the mapping is wired.
     pub wiring: Wiring,
+    /// How the processor caches accesses through it.
+    pub cache: Cache,
+}
+
+/// How the processor caches accesses to a mapping: memory is write-back; device memory
+/// (registers, a frame buffer) is mapped uncached or write-combining.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Hash)]
+pub enum Cache {
+    /// Ordinary memory: cached, written back.
+    #[default]
+    WriteBack,
+    /// Writes gathered into bursts, reads uncached: frame buffers.
+    WriteCombining,
+    /// Every access goes to the device, in order: registers.
+    Uncached,
 }
 
 /// Why a pmap operation failed. A failed operation changed nothing.
@@ -158,6 +173,14 @@ pub trait Pmap {
         prot: Prot,
         wiring: Wiring,
     ) -> Result<TlbFlush, PmapError>;
+
+    /// As [`enter`](Pmap::enter), for a frame of device memory (never one the frame allocator
+    /// hands out) with the caching `cache`: the VM's device mappings.
+    ///
+    /// # Errors
+    ///
+    /// As [`enter`](Pmap::enter).
+    fn enter_device(&self, space: SpaceId, page: Page, frame: Frame, prot: Prot, cache: Cache) -> Result<TlbFlush, PmapError>;
 
     /// Removes every mapping in `range` (holes are fine), wired or not. Page tables left empty
     /// are freed once the returned flush is applied.

@@ -28,6 +28,7 @@ extern crate alloc;
 pub mod arch;
 pub mod boot;
 pub mod console;
+pub mod framebuffer;
 pub mod init_task;
 pub mod ledger;
 pub mod limits;
@@ -56,6 +57,7 @@ pub fn init(boot_info: &'static mut BootInfo) {
     let rsdp = boot_info.rsdp_addr.into_option();
     console::init();
     memory::init(boot_info);
+    framebuffer::init(boot_info);
     memory::kstack::init();
     arch::init();
     vm_system::init();

@@ -210,3 +210,24 @@ fn smap_forbids_plain_kernel_access_to_user_pages() {
     assert_eq!(fault.error, E::PROTECTION_VIOLATION);
     assert_eq!(user_read(USER_VA), Ok(0), "allowed inside with_user_access");
 }
+
+#[test_case]
+fn the_processor_runs_with_the_pmaps_pat() {
+    // SAFETY: reading IA32_PAT has no side effect.
+    let pat = unsafe { x86_64::registers::model_specific::Msr::new(0x277).read() };
+    assert_eq!(pat, pmap_x86::PAT, "entry 1 write-combining, the rest as at reset");
+}
+
+#[test_case]
+fn device_mappings_carry_their_memory_type_in_the_leaf() {
+    let s = Scratch::new(Prot::DEFAULT);
+    let device = Frame::containing(0xfd00_0000);
+    for (cache, addr) in [(vm::pmap::Cache::WriteCombining, USER_VA + 0x1000), (vm::pmap::Cache::Uncached, USER_VA + 0x2000)] {
+        let flush = pmap::lock().enter_device(s.space, page(addr), device, Prot::DEFAULT, cache).expect("a table");
+        pmap::lock().flush(flush);
+        let t = pmap::lock().extract(s.space, addr).expect("mapped");
+        assert_eq!((t.frame, t.cache), (device, cache));
+        let flush = pmap::lock().remove(s.space, PageRange::single(page(addr)).expect("one page"));
+        pmap::lock().flush(flush);
+    }
+}

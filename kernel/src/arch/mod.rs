@@ -25,6 +25,7 @@ pub fn init() {
     let cpu = percpu::prepare(0, apic_id).expect("the boot processor's interrupt stacks");
     // SAFETY: the boot processor's own record, entered once, before anything reads GS.
     unsafe { percpu::enter(cpu) };
+    program_pat();
     idt::init();
     let features = cpu::init();
     fpu::init();
@@ -33,9 +34,17 @@ pub fn init() {
     log::info!("cpu: {features:?}");
 }
 
+/// Gives this processor the page attribute table the pmap's device mappings assume.
+fn program_pat() {
+    // SAFETY: ring 0, on every processor before it runs tasks: no mapping of the boot
+    // loader's or the kernel's selects PAT entry 1, the one this changes to write-combining.
+    unsafe { pmap_x86::program_pat() };
+}
+
 /// Brings an application processor's CPU state up, once it has entered its record: the IDT,
 /// the protection features, `syscall`, the local APIC and its timer.
 pub(crate) fn init_processor() {
+    program_pat();
     idt::init();
     cpu::init();
     fpu::init();

@@ -76,6 +76,9 @@ pub struct Layout {
     /// Physical start of [`LOW_PAGES`] usable pages below 640 KiB for the processors'
     /// start-up code (`arch::smp`), if the memory map has them.
     pub low_pages: Option<u64>,
+    /// Every physical range of memory (usable, or holding the kernel and what the boot loader
+    /// left), sorted: what device mappings must never reach.
+    pub ram: Vec<Range<u64>>,
 }
 
 /// A snapshot of the physical memory counters.
@@ -166,7 +169,20 @@ pub fn init(boot_info: &'static BootInfo) {
     regions.sort_by_key(|r| r.start);
     let stack = boot_info.kernel_stack_bottom..boot_info.kernel_stack_bottom + boot_info.kernel_stack_len;
     let low = low_pages(boot_info);
-    LAYOUT.call_once(|| Layout { usable: regions, metadata, kernel_stack: stack, low_pages: low });
+    let mut ram: Vec<Range<u64>> = boot_info
+        .memory_regions
+        .iter()
+        .filter(|r| matches!(r.kind, MemoryRegionKind::Usable | MemoryRegionKind::Bootloader))
+        .map(|r| r.start..r.end)
+        .collect();
+    ram.sort_by_key(|r| r.start);
+    LAYOUT.call_once(|| Layout { usable: regions, metadata, kernel_stack: stack, low_pages: low, ram });
+}
+
+/// Whether the physical range `[start, end)` holds no memory (`Layout::ram`): device memory,
+/// which a privileged task may map (`vm_map_device`), never a frame the allocator owns.
+pub fn is_device_range(start: u64, end: u64) -> bool {
+    layout().ram.iter().all(|r| r.end <= start || end <= r.start)
 }
 
 /// Pages of low memory the processors' start-up code needs ([`Layout::low_pages`]).

@@ -35,6 +35,17 @@ pub(super) fn prot_value(raw: u64) -> Result<Prot, kern_return_t> {
     u32::try_from(raw).ok().and_then(Prot::from_bits).ok_or(KERN_INVALID_ARGUMENT)
 }
 
+/// Fails with `KERN_INVALID_HOST` unless `host` names the privileged host in the caller's
+/// table.
+pub(super) fn require_host(host: u64) -> KernResult {
+    let is_host = u32::try_from(host).ok().is_some_and(|name| with_handles(|h| h.get(name)) == Some(Handle::Host));
+    if is_host {
+        Ok(())
+    } else {
+        Err(KERN_INVALID_HOST)
+    }
+}
+
 /// Sanitizes a range of an existing-memory call: `None` for size 0 (success, no change).
 pub(super) fn existing_range(address: u64, size: u64) -> Result<Option<MapRange>, kern_return_t> {
     match sanitize(address, size, vm::api::USER_MIN, vm::api::USER_MAX) {
@@ -153,10 +164,7 @@ fn vm_region(task: u64, address_ptr: u64, size_ptr: u64, info_ptr: u64) -> KernR
 
 /// `vm_wire(host, task, address, size, access)`, with the codes of seed 003.
 fn vm_wire(host: u64, task: u64, address: u64, size: u64, access: u64) -> KernResult {
-    let is_host = u32::try_from(host).ok().is_some_and(|name| with_handles(|h| h.get(name)) == Some(Handle::Host));
-    if !is_host {
-        return Err(KERN_INVALID_HOST);
-    }
+    require_host(host)?;
     let map = target_map(task)?;
     let access = u32::try_from(access).ok().and_then(Prot::from_bits).ok_or(KERN_INVALID_VALUE)?;
     let Some(range) = existing_range(address, size)? else { return Ok(()) };

@@ -7,6 +7,7 @@
 //! call that fails has changed nothing.
 
 mod copies;
+mod device;
 mod hurd;
 mod memory;
 mod objects;
@@ -67,6 +68,8 @@ fn call(frame: &mut SyscallFrame) {
         Some(Sysno::HurdVmAllocate) => hurd::hurd_vm_allocate(a[0], a[1], a[2], a[3]),
         Some(Sysno::HurdVmDeallocate) => hurd::hurd_vm_deallocate(a[0], a[1]),
         Some(Sysno::ClockTscHz) => code(user::write_u64(a[0], crate::arch::tsc::hz())),
+        Some(Sysno::VmMapDevice) => code(device::vm_map_device(a[0], a[1], a[2], a[3], a[4], a[5])),
+        Some(Sysno::HostFramebuffer) => code(device::host_framebuffer(a[0], a[1])),
         Some(call) => code(memory::call(call, a)),
     };
     frame.rax = result as u64;
@@ -82,7 +85,7 @@ fn allocates(call: Sysno) -> bool {
         call,
         ConsoleWrite | TaskExit | MachTaskSelf | VmDeallocate | HurdVmDeallocate | VmRegion | VmMsync | VmStatistics
             | VmMachineAttribute | VmCopyDiscard | TaskTerminate | TaskWait | TaskInfo | MachPortDeallocate | ClockTscHz
-            | ThreadExit | ThreadSwitch | HostProcessors
+            | ThreadExit | ThreadSwitch | HostProcessors | HostFramebuffer
     )
 }
 

@@ -105,6 +105,7 @@ pub trait Plain: Copy + Default {}
 impl Plain for machvm_abi::vm::VmRegionInfo {}
 impl Plain for machvm_abi::vm::VmStatistics {}
 impl Plain for machvm_abi::vm::TaskBasicInfo {}
+impl Plain for machvm_abi::vm::FramebufferInfo {}
 impl Plain for machvm_abi::VmMapArgs {}
 impl Plain for machvm_abi::VmRemapArgs {}
 

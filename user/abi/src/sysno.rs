@@ -75,11 +75,18 @@ pub enum Sysno {
     ClockTscHz = 50,
     /// `host_processors(*count)`: the number of processors running threads.
     HostProcessors = 51,
+    /// `vm_map_device(host_priv, task, *address, size, phys, flags)`: maps device memory
+    /// (never RAM) into a task; flags: `VM_FLAGS_ANYWHERE` or `VM_FLAGS_FIXED`, and
+    /// `VM_DEVICE_WRITE_COMBINING` or `VM_DEVICE_UNCACHED`.
+    VmMapDevice = 52,
+    /// `host_framebuffer(host_priv, *info)`: where the boot frame buffer is
+    /// (`FramebufferInfo`).
+    HostFramebuffer = 53,
 }
 
 impl Sysno {
     /// Every call, for tables and tests.
-    pub const ALL: [Sysno; 35] = [
+    pub const ALL: [Sysno; 37] = [
         Self::ConsoleWrite,
         Self::TaskExit,
         Self::MachTaskSelf,
@@ -115,6 +122,8 @@ impl Sysno {
         Self::HurdVmDeallocate,
         Self::ClockTscHz,
         Self::HostProcessors,
+        Self::VmMapDevice,
+        Self::HostFramebuffer,
     ];
 
     /// The call with number `raw`, if any.

@@ -141,6 +141,29 @@ pub struct VmMapArgs {
     pub reserved: u32,
 }
 
+/// `vm_map_device` flag: map the device memory write-combining (frame buffers).
+pub const VM_DEVICE_WRITE_COMBINING: i32 = 0x100;
+/// `vm_map_device` flag: map the device memory uncached (registers).
+pub const VM_DEVICE_UNCACHED: i32 = 0x200;
+
+/// What `host_framebuffer` reports of the boot frame buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FramebufferInfo {
+    /// Physical address of its first byte (page-aligned).
+    pub phys: u64,
+    /// Bytes.
+    pub size: u64,
+    /// Pixels per line shown.
+    pub width: u32,
+    /// Lines.
+    pub height: u32,
+    /// Pixels per line in memory.
+    pub stride: u32,
+    /// Bytes per pixel.
+    pub bytes_per_pixel: u32,
+}
+
 /// The name of the privileged host handle in the init task's table (name 1 is the task
 /// itself).
 pub const INIT_HOST_PRIV: mach_port_t = 2;

@@ -345,3 +345,17 @@ pub fn host_processors(count: &mut u64) -> kern_return_t {
     // SAFETY: the kernel writes `*count`, a live u64.
     kr(unsafe { syscall(Sysno::HostProcessors, [ptr(count), 0, 0, 0, 0, 0]) })
 }
+
+/// Maps `size` bytes of device memory at physical address `phys` into `target_task` (needs
+/// the privileged host): `flags` is `VM_FLAGS_ANYWHERE` or `VM_FLAGS_FIXED`, with
+/// `VM_DEVICE_WRITE_COMBINING` or `VM_DEVICE_UNCACHED`. RAM is never mapped this way.
+pub fn vm_map_device(host_priv: mach_port_t, target_task: mach_port_t, address: &mut vm_address_t, size: vm_size_t, phys: u64, flags: i32) -> kern_return_t {
+    // SAFETY: the kernel reads and writes `*address`, a live u64.
+    kr(unsafe { syscall(Sysno::VmMapDevice, [host_priv.into(), target_task.into(), ptr(address), size, phys, flags as u64]) })
+}
+
+/// Where the boot frame buffer is (needs the privileged host).
+pub fn host_framebuffer(host_priv: mach_port_t, info: &mut FramebufferInfo) -> kern_return_t {
+    // SAFETY: the kernel writes `*info`, a live struct.
+    kr(unsafe { syscall(Sysno::HostFramebuffer, [host_priv.into(), ptr(info), 0, 0, 0, 0]) })
+}

@@ -36,12 +36,49 @@ fn main() -> i32 {
     println!("vm_wire: 4 pages wired");
 
     inheritance_demo(task);
+    framebuffer_demo(task);
     println!("\nregions of init:");
     print_regions(task);
     print_statistics();
     check("vm_deallocate", vm_deallocate(task, buffer, 16 * PAGE));
     println!("init: done");
     0
+}
+
+/// Maps the boot frame buffer write-combining (a user-space driver's first step), draws a
+/// gradient into it, and reads pixels back through a second, uncached mapping of the same
+/// physical memory.
+fn framebuffer_demo(task: mach_port_t) {
+    let mut fb = FramebufferInfo::default();
+    if host_framebuffer(mach_host_priv(), &mut fb) != KERN_SUCCESS {
+        println!("\nframebuffer: none (the boot loader made none)");
+        return;
+    }
+    println!("\nframebuffer: {}x{}, {} bytes per pixel, at physical {:#x}", fb.width, fb.height, fb.bytes_per_pixel, fb.phys);
+    let (mut wc, mut uc) = (0, 0);
+    check("vm_map_device", vm_map_device(mach_host_priv(), task, &mut wc, fb.size, fb.phys, VM_FLAGS_ANYWHERE | VM_DEVICE_WRITE_COMBINING));
+    check("vm_map_device", vm_map_device(mach_host_priv(), task, &mut uc, fb.size, fb.phys, VM_FLAGS_ANYWHERE | VM_DEVICE_UNCACHED));
+    let (bpp, stride) = (u64::from(fb.bytes_per_pixel), u64::from(fb.stride));
+    let pixel = |base: u64, x: u64, y: u64| (base + (y * stride + x) * bpp) as *mut u8;
+    for y in 0..u64::from(fb.height) {
+        for x in 0..u64::from(fb.width) {
+            let shade = [(x * 255 / u64::from(fb.width)) as u8, (y * 255 / u64::from(fb.height)) as u8, 0x80];
+            for (i, &byte) in shade.iter().take(bpp as usize).enumerate() {
+                // SAFETY: the pixel lies inside the frame buffer, mapped read-write at `wc`.
+                unsafe { pixel(wc, x, y).add(i).write_volatile(byte) };
+            }
+        }
+    }
+    let (x, y) = (u64::from(fb.width) / 2, u64::from(fb.height) / 3);
+    // Drains the write-combining buffers (`mfence`) before reading through the other mapping.
+    core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+    // SAFETY: as above, through the uncached mapping at `uc`.
+    let back = unsafe { pixel(uc, x, y).read_volatile() };
+    let drawn = (x * 255 / u64::from(fb.width)) as u8;
+    println!("framebuffer: drew {}x{} pixels through {wc:#x} (write-combining); pixel ({x}, {y}) reads back {back:#04x} through {uc:#x} (uncached), drawn as {drawn:#04x}", fb.width, fb.height);
+    check("framebuffer read-back", if back == drawn { KERN_SUCCESS } else { KERN_FAILURE });
+    check("vm_deallocate", vm_deallocate(task, wc, fb.size));
+    check("vm_deallocate", vm_deallocate(task, uc, fb.size));
 }
 
 /// The three regions the child inherits, one per inheritance.

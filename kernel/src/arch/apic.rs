@@ -39,6 +39,13 @@ static BASE: AtomicU64 = AtomicU64::new(0);
 /// Timer counts per tick, measured once by the boot processor.
 static COUNTS_PER_TICK: AtomicU32 = AtomicU32::new(0);
 
+/// Physical address of the local APIC's register page (every processor's is at the same
+/// address), once the boot processor has enabled its own.
+pub fn physical_base() -> Option<u64> {
+    let virt = BASE.load(Ordering::Relaxed);
+    (virt != 0).then(|| virt - crate::boot::PHYS_MAP_BASE)
+}
+
 fn register(offset: usize) -> *mut u32 {
     (BASE.load(Ordering::Relaxed) as usize + offset) as *mut u32
 }

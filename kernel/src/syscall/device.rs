@@ -20,7 +20,9 @@ const PHYS_LIMIT: u64 = 1 << 52;
 ///   physical address not page-aligned;
 /// - `KERN_INVALID_TASK`: `task` names no task;
 /// - `KERN_INVALID_ADDRESS`: the physical range passes 2^52, or holds memory (RAM the kernel
-///   or its allocator uses: never mapped this way), or a fixed range is outside the map;
+///   or its allocator uses: never mapped this way) or the local APIC's registers (the
+///   kernel's own: a task writing them could stop every processor), or a fixed range is
+///   outside the map;
 /// - `KERN_NO_SPACE`: no room (anywhere) or the fixed range is in use.
 ///
 /// The mapping is readable and writable (never executable), inherited shared; nothing is
@@ -34,7 +36,8 @@ pub fn vm_map_device(host: u64, task: u64, address_ptr: u64, size: u64, phys: u6
     let map = target_map(task)?;
     let pages = size.div_ceil(PAGE_SIZE);
     let end = phys.checked_add(pages * PAGE_SIZE).filter(|&end| end <= PHYS_LIMIT).ok_or(KERN_INVALID_ADDRESS)?;
-    if !crate::memory::is_device_range(phys, end) {
+    let apic = crate::arch::apic::physical_base().is_some_and(|base| phys < base + PAGE_SIZE && base < end);
+    if !crate::memory::is_device_range(phys, end) || apic {
         return Err(KERN_INVALID_ADDRESS);
     }
     let address = user::read_in_out_u64(address_ptr)?;

@@ -35,6 +35,7 @@ impl<M: Machine> Vm<M> {
     /// - [`VmError::InvalidArgument`]: `pages` is 0, or the range passes the physical
     ///   address space;
     /// - as [`allocate`](Self::allocate) for the placement.
+    #[doc(alias = "vm_map_device")]
     pub fn map_device(&mut self, map: MapId, placement: Placement, base: Frame, pages: u64, prot: Prot, cache: Cache) -> Result<Page, VmError> {
         self.live(map)?;
         if base.number().checked_add(pages).is_none_or(|end| end > FRAME_LIMIT) {

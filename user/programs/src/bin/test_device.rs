@@ -88,6 +88,7 @@ fn memory_is_never_mapped_as_a_device() {
     assert_eq!(map(RAM, PAGE, UC), Err(KERN_INVALID_ADDRESS), "usable memory");
     assert_eq!(map(0, 16 * PAGE, UC), Err(KERN_INVALID_ADDRESS), "low memory");
     assert_eq!(map(RAM - PAGE, 2 * PAGE, UC), Err(KERN_INVALID_ADDRESS), "a range reaching into memory");
+    assert_eq!(map(0xfee0_0000, PAGE, UC), Err(KERN_INVALID_ADDRESS), "the local APIC, the kernel's own");
     let fb = framebuffer();
     assert_eq!(map(u64::MAX & !(PAGE - 1), PAGE, UC), Err(KERN_INVALID_ADDRESS), "past the address space");
     assert_eq!(map(1 << 52, PAGE, UC), Err(KERN_INVALID_ADDRESS), "past 52-bit physical addresses");

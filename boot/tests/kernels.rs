@@ -203,8 +203,30 @@ fn gdb_trial(machine: MachineConfig) -> Trial {
     })
 }
 
+/// libtest's options that take a value (`--skip NAME`, `--test-threads N`...).
+const VALUE_OPTIONS: [&str; 6] = ["--skip", "--test-threads", "--format", "--color", "--logfile", "-Z"];
+
+/// The command line split into libtest's options, which `libtest-mimic` parses, and the
+/// name filters, several of which libtest takes (`libtest-mimic` takes one).
+fn options_and_filters() -> (Vec<String>, Vec<String>) {
+    let mut args = std::env::args();
+    let (mut options, mut filters) = (args.next().into_iter().collect::<Vec<_>>(), Vec::new());
+    while let Some(arg) = args.next() {
+        if VALUE_OPTIONS.contains(&arg.as_str()) {
+            options.push(arg);
+            options.extend(args.next());
+        } else if arg.starts_with('-') {
+            options.push(arg);
+        } else {
+            filters.push(arg);
+        }
+    }
+    (options, filters)
+}
+
 fn main() -> ExitCode {
-    let mut args = Arguments::from_args();
+    let (options, filters) = options_and_filters();
+    let mut args = Arguments::from_iter(options);
     args.test_threads = args.test_threads.or(Some(1));
     let timeout = match timeout() {
         Ok(timeout) => timeout,
@@ -223,5 +245,9 @@ fn main() -> ExitCode {
     trials.push(mini_trial(machine.clone()));
     trials.push(log_trial(machine.clone()));
     trials.push(gdb_trial(machine.clone()));
+    let wanted = |name: &str| filters.iter().any(|f| if args.exact { name == f } else { name.contains(f.as_str()) });
+    if !filters.is_empty() {
+        trials.retain(|trial| wanted(trial.name()));
+    }
     libtest_mimic::run(&args, trials).exit_code()
 }

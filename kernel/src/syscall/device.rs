@@ -35,7 +35,8 @@ pub fn vm_map_device(host: u64, task: u64, address_ptr: u64, size: u64, phys: u6
     }
     let map = target_map(task)?;
     let pages = size.div_ceil(PAGE_SIZE);
-    let end = phys.checked_add(pages * PAGE_SIZE).filter(|&end| end <= PHYS_LIMIT).ok_or(KERN_INVALID_ADDRESS)?;
+    let end = pages.checked_mul(PAGE_SIZE).and_then(|bytes| phys.checked_add(bytes));
+    let end = end.filter(|&end| end <= PHYS_LIMIT).ok_or(KERN_INVALID_ADDRESS)?;
     let apic = crate::arch::apic::physical_base().is_some_and(|base| phys < base + PAGE_SIZE && base < end);
     if !crate::memory::is_device_range(phys, end) || apic {
         return Err(KERN_INVALID_ADDRESS);

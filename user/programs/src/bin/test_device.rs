@@ -93,6 +93,7 @@ fn memory_is_never_mapped_as_a_device() {
     assert_eq!(map(u64::MAX & !(PAGE - 1), PAGE, UC), Err(KERN_INVALID_ADDRESS), "past the address space");
     assert_eq!(map(1 << 52, PAGE, UC), Err(KERN_INVALID_ADDRESS), "past 52-bit physical addresses");
     assert_eq!(map(fb.phys, u64::MAX - PAGE, UC), Err(KERN_INVALID_ADDRESS), "a size that wraps");
+    assert_eq!(map(fb.phys, u64::MAX, UC), Err(KERN_INVALID_ADDRESS), "a size whose page count overflows");
     assert_eq!(regions(), before, "nothing was mapped");
 }
 

@@ -5,6 +5,7 @@ use super::layout::{Ptr, PAGE};
 use super::track::Role;
 use super::values;
 use mach::raw::Sysno;
+use mach::{VM_DEVICE_UNCACHED, VM_DEVICE_WRITE_COMBINING, VM_FLAGS_ANYWHERE, VM_FLAGS_FIXED};
 
 /// Scratch offsets of the out-parameter slots.
 pub const SLOT_A: u64 = 0x000;
@@ -29,6 +30,8 @@ impl Fuzzer {
             Sysno::VmWire => self.vm_wire(),
             Sysno::VmRegion => Some(self.vm_region()),
             Sysno::VmStatistics | Sysno::TaskInfo | Sysno::ClockTscHz | Sysno::HostProcessors => Some(self.info_call(no)),
+            Sysno::VmMapDevice => self.vm_map_device(),
+            Sysno::HostFramebuffer => Some(self.host_framebuffer()),
             _ => self.generate_other(no),
         }
     }
@@ -176,6 +179,58 @@ impl Fuzzer {
         let mut call = Call::new(Sysno::VmWire, [host, task, address, size, access, self.junk()]);
         call.target = Some(task);
         Some(call)
+    }
+
+    /// The privileged host's name, mostly; else this task or another name.
+    fn host_arg(&mut self) -> u64 {
+        match self.rng.below(10) {
+            0..=6 => self.handles.host.map_or(2, u64::from),
+            7 => self.handles.me.into(),
+            _ => self.task(),
+        }
+    }
+
+    /// `vm_map_device`: the frame buffer of QEMU's VGA device (mostly), memory, the local
+    /// APIC, or any page; a placement and a caching, or junk flags.
+    fn vm_map_device(&mut self) -> Option<Call> {
+        const FRAME_BUFFER: u64 = 0xfd00_0000;
+        let (host, task, address) = (self.host_arg(), self.task(), self.address());
+        let size = values::size(&mut self.rng, address);
+        let fixed = self.rng.chance(30);
+        if fixed && !self.allows_on(task, address, size) {
+            return None;
+        }
+        let phys = match self.rng.below(10) {
+            0..=5 => FRAME_BUFFER + self.rng.below(64) * PAGE,
+            6 => 0x10_0000,
+            7 => 0xfee0_0000,
+            8 => self.rng.next() & !(PAGE - 1),
+            _ => self.junk(),
+        };
+        let cache = match self.rng.below(10) {
+            0..=4 => VM_DEVICE_WRITE_COMBINING,
+            5..=8 => VM_DEVICE_UNCACHED,
+            _ => self.rng.next() as i32,
+        };
+        let flags = (if fixed { VM_FLAGS_FIXED } else { VM_FLAGS_ANYWHERE } | cache) as u32 as u64;
+        let mut call = Call::new(Sysno::VmMapDevice, [host, task, 0, size, phys, flags]);
+        let (ptr, usable) = self.out(&mut call, SLOT_A, 8);
+        if usable {
+            write_slot(ptr, address);
+            call.effect = Effect::Address(ptr);
+        }
+        call.args[2] = ptr;
+        call.must_write = true;
+        call.target = Some(task);
+        Some(call)
+    }
+
+    /// `host_framebuffer`, into a slot or a hostile pointer.
+    fn host_framebuffer(&mut self) -> Call {
+        let mut call = Call::new(Sysno::HostFramebuffer, [self.host_arg(), 0, self.junk(), self.junk(), self.junk(), self.junk()]);
+        call.args[1] = self.out(&mut call, SLOT_INFO, 32).0;
+        call.must_write = true;
+        call
     }
 
     fn vm_region(&mut self) -> Call {

@@ -2,13 +2,13 @@
 //! memory (a frame buffer, a device's registers) into a task, write-combining or uncached;
 //! `host_framebuffer` tells where the boot frame buffer is. Both need the privileged host.
 
-use super::memory::{existing_range, kr, require_host};
+use super::memory::{existing_range, kr, report_start, require_host};
 use super::{target_map, user, KernResult};
 use crate::vm_system;
 use machvm_abi::kern::*;
 use machvm_abi::vm::*;
 use vm::pmap::Cache;
-use vm::{Frame, Page, Placement, Prot, PAGE_SIZE};
+use vm::{Frame, Placement, Prot, PAGE_SIZE};
 
 /// Physical addresses stop below this: 52 bits, the most x86_64 has.
 const PHYS_LIMIT: u64 = 1 << 52;
@@ -50,11 +50,7 @@ pub fn vm_map_device(host: u64, task: u64, address_ptr: u64, size: u64, phys: u6
     };
     let prot = Prot::READ | Prot::WRITE;
     let start = vm_system::lock().map_device(map, placement, Frame::containing(phys), pages, prot, cache).map_err(kr)?;
-    if let Err(e) = user::write_u64(address_ptr, start.addr()) {
-        let end = Page::containing(start.addr() + pages * PAGE_SIZE);
-        vm_system::lock().deallocate(map, start, end).expect("just mapped");
-        return Err(e);
-    }
+    report_start(map, address_ptr, start, pages)?;
     log::debug!("vm_map_device: {pages} pages at {phys:#x} mapped at {:#x} ({cache:?})", start.addr());
     Ok(())
 }

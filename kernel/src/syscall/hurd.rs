@@ -53,11 +53,7 @@ fn allocate(address_ptr: u64, size: u64, flags: u64, map_now: bool) -> Result<()
         }
         start
     };
-    user::write_u64(address_ptr, start.addr()).map_err(|_| {
-        let end = Page::containing(start.addr() + size);
-        vm_system::lock().deallocate(map, start, end).expect("just allocated");
-        EINVAL
-    })
+    super::memory::report_start(map, address_ptr, start, pages).map_err(|_| EINVAL)
 }
 
 /// `hurd_vm_deallocate(address, size)`.

@@ -81,12 +81,16 @@ fn vm_allocate(task: u64, address_ptr: u64, size: u64, flags: u64) -> KernResult
         (Placement::Fixed(range.start()), range.len_pages())
     };
     let start = vm_system::lock().allocate(map, placement.0, placement.1, NewMemory::DEFAULT).map_err(kr)?;
-    if let Err(e) = user::write_u64(address_ptr, start.addr()) {
-        let end = Page::containing(start.addr() + placement.1 * PAGE_SIZE);
-        vm_system::lock().deallocate(map, start, end).expect("just allocated");
-        return Err(e);
-    }
-    Ok(())
+    report_start(map, address_ptr, start, placement.1)
+}
+
+/// Writes `start`, where a call just mapped `pages` pages, to the caller's `address_ptr`; if
+/// that write fails, removes those pages again, so that the failed call changes nothing.
+pub(super) fn report_start(map: MapId, address_ptr: u64, start: Page, pages: u64) -> KernResult {
+    user::write_u64(address_ptr, start.addr()).inspect_err(|_| {
+        let end = Page::containing(start.addr() + pages * PAGE_SIZE);
+        vm_system::lock().deallocate(map, start, end).expect("just mapped");
+    })
 }
 
 fn vm_deallocate(task: u64, address: u64, size: u64) -> KernResult {

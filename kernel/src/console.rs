@@ -18,7 +18,8 @@ static LOGGER: SerialLogger = SerialLogger;
 /// The level of kernel log messages when the runner gives no `--log` spec.
 pub const DEFAULT_LOG_LEVEL: LevelFilter = LevelFilter::Info;
 
-/// The log spec the runner gave (`machvm_abi::logspec`), read once at boot; empty for none.
+/// The log spec the runner gave (`machvm_abi::logspec`), read and checked once at boot; empty
+/// for none, or for one that is not a spec (the runner checks it first).
 static LOG_SPEC: spin::Once<([u8; logspec::MAX_SPEC_LEN], usize)> = spin::Once::new();
 
 /// Opens COM1, reads the log spec, and installs the logger. Idempotent.
@@ -32,8 +33,9 @@ pub fn init() {
     drop(serial);
     let spec = LOG_SPEC.call_once(|| {
         let mut bytes = [0u8; logspec::MAX_SPEC_LEN];
-        let len = crate::arch::fw_cfg::file(logspec::FW_CFG_NAME, &mut bytes).unwrap_or(0);
-        (bytes, len.min(logspec::MAX_SPEC_LEN))
+        let len = crate::arch::fw_cfg::file(logspec::FW_CFG_NAME, &mut bytes).unwrap_or(0).min(logspec::MAX_SPEC_LEN);
+        let valid = core::str::from_utf8(&bytes[..len]).is_ok_and(|text| logspec::parse(text).is_ok());
+        (bytes, if valid { len } else { 0 })
     });
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(most_verbose(spec_text()));
@@ -43,10 +45,10 @@ pub fn init() {
     }
 }
 
-/// The spec, or "" if there is none or it is not one (the runner checks it first).
+/// The spec, checked at boot ("" for none).
 fn spec_text() -> &'static str {
     let Some((bytes, len)) = LOG_SPEC.get() else { return "" };
-    core::str::from_utf8(&bytes[..*len]).ok().filter(|text| logspec::parse(text).is_ok()).unwrap_or("")
+    core::str::from_utf8(&bytes[..*len]).unwrap_or("")
 }
 
 fn level(level: logspec::Level) -> LevelFilter {

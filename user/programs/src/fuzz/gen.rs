@@ -165,12 +165,7 @@ impl Fuzzer {
     }
 
     fn vm_wire(&mut self) -> Option<Call> {
-        let host = match self.rng.below(10) {
-            0..=6 => self.handles.host.map_or(2, u64::from),
-            7 => self.handles.me.into(),
-            _ => self.task(),
-        };
-        let (task, address) = (self.task(), self.address());
+        let (host, task, address) = (self.host_arg(), self.task(), self.address());
         let size = values::resident_size(&mut self.rng, address);
         if !self.allows_on(task, address, size) {
             return None;
